@@ -65,6 +65,12 @@ export const DEFAULT_GAS_BUMP_AFTER_SEC = 30;
  */
 export const DEFAULT_GAS_TIMEOUT_SEC = 300;
 
+/**
+ * First block scanned for events on a fresh store; set it to the contracts' deployment height to skip history.
+ * @defaultValue `0`
+ */
+export const DEFAULT_START_HEIGHT = 0;
+
 export const CHAIN_FAMILIES = ['evm', 'substrate', 'fabric'] as const;
 export type ChainFamily = (typeof CHAIN_FAMILIES)[number];
 
@@ -183,6 +189,8 @@ export const chainSchema = z.strictObject({
   contracts: contractsSchema,
   signer: signerSchema,
   gas: gasSchema.prefault({}),
+  /** First block scanned when Redis holds no cursor for this chain yet: the contracts' deployment height. */
+  startHeight: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(DEFAULT_START_HEIGHT),
 });
 
 export const channelSchema = z.strictObject({

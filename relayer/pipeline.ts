@@ -74,7 +74,11 @@ interface Bundle {
   rangeProof: Hex[];
 }
 
-const DELIVERED_OR_LATER: ReadonlySet<PacketState> = new Set(['delivered', 'acknowledged', 'timed_out', 'refunded']);
+/**
+ * States in which the destination is known to hold the packet. A timed-out packet is NOT in here: it must still
+ * reach the destination (as expired, so the app is not called) or the ordered channel would stall behind it.
+ */
+const DELIVERED_OR_LATER: ReadonlySet<PacketState> = new Set(['delivered', 'acknowledged']);
 const FINAL: ReadonlySet<PacketState> = new Set(['acknowledged', 'timed_out', 'refunded']);
 
 function pathsFrom(deps: PipelineDeps, chainId: bigint, side: 'source' | 'dest'): Map<Hex, ChannelPath> {
@@ -119,7 +123,7 @@ export async function observe(deps: PipelineDeps, chainId: string): Promise<{ fr
       await deps.leaves.put('send', path.id, [{ sequence: s.packet.sequence, leaf: s.id, height: s.height }]);
       await deps.store.upsertSent({
         id: s.id,
-        channel: path.name,
+        channel: path.id,
         sequence: s.packet.sequence,
         sourceChain: path.source.info.name,
         destChain: path.dest.info.name,
@@ -484,6 +488,8 @@ export async function clear(deps: PipelineDeps, path: ChannelPath, reset: boolea
       await deps.redis.set(k.bundledUpTo(path.id), received.toString());
     }
   }
+  // Time out first: once a packet is delivered (even expired) its refund can only come through the ack path.
+  const timedOut = await timeouts(deps, path);
   let requeued = 0;
   const limit = 2048n;
   for (let s = received + 1n; s <= sent && s <= received + limit; s++) {
@@ -499,7 +505,6 @@ export async function clear(deps: PipelineDeps, path: ChannelPath, reset: boolea
     await deps.enqueue.confirm(path, meta.split(',')[0] as Hex);
     requeued++;
   }
-  const timedOut = await timeouts(deps, path);
   return { path: path.name, sent, received, acknowledged: acked, requeued, timedOut };
 }
 

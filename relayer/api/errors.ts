@@ -17,7 +17,6 @@ const STATUS: Readonly<Record<string, number>> = {
   MR_ERR_API_NOT_FOUND: 404,
   MR_ERR_PACKET_NOT_FOUND: 404,
   MR_ERR_REDIS_UNREACHABLE: 503,
-  MR_ERR_API_UNHEALTHY: 503,
 };
 
 /** Raised by route handlers for expected failures (unknown packet, …). */

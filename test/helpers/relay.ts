@@ -43,9 +43,28 @@ export interface SentPacket {
   blockNumber: number;
 }
 
+/**
+ * Logs of `event` with first topic `channel` (raw eth_getLogs: ethers v6 caches identical reads for ~250 ms,
+ * which returns stale logs on a fast automining anvil).
+ */
+async function channelLogs(c: Contract, event: string, channel: string): Promise<Log[]> {
+  const provider = c.runner?.provider as JsonRpcProvider;
+  const topic = c.interface.getEvent(event)!.topicHash;
+  const raw = (await provider.send('eth_getLogs', [
+    { address: await c.getAddress(), topics: [topic, channel], fromBlock: '0x0', toBlock: 'latest' },
+  ])) as { topics: string[]; data: string; blockNumber: string }[];
+  return raw.map((l) => ({ topics: l.topics, data: l.data, blockNumber: Number(l.blockNumber) }));
+}
+
+interface Log {
+  topics: string[];
+  data: string;
+  blockNumber: number;
+}
+
 /** Every packet sent on `channel` by `outbox` (in sequence order). */
 export async function sentPackets(outbox: Contract, channel: string): Promise<SentPacket[]> {
-  const logs = await outbox.queryFilter(outbox.filters.PacketSent!(channel));
+  const logs = await channelLogs(outbox, 'PacketSent', channel);
   return logs
     .map((l) => {
       const ev = outbox.interface.parseLog(l)!;
@@ -112,7 +131,7 @@ export interface ReceivedPacket {
 
 /** Every PacketReceived on `channel` by `inbox` (sequence order). */
 export async function receivedPackets(inbox: Contract, channel: string): Promise<ReceivedPacket[]> {
-  const logs = await inbox.queryFilter(inbox.filters.PacketReceived!(channel));
+  const logs = await channelLogs(inbox, 'PacketReceived', channel);
   return logs
     .map((l) => {
       const ev = inbox.interface.parseLog(l)!;

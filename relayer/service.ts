@@ -1,0 +1,152 @@
+/**
+ * Builds a running relayer from a validated config: Redis (checked first, with a hint to start one), one adapter
+ * per chain with its signer from the environment or a keystore, the channel paths, the BullMQ pipeline, metrics
+ * and the HTTP API. `stop()` shuts down in the reverse order and waits for running jobs.
+ */
+import type { FastifyInstance } from 'fastify';
+import { EvmAdapter } from '../adapters/evm/adapter.js';
+import type { ChainAdapter } from '../adapters/types.js';
+import { resolveSigner } from '../config/keys.js';
+import type { ConfigEnv, MedrelayConfig } from '../config/schema.js';
+import type { Hex } from '../proofs/bytes.js';
+import { ConfigError } from '../proofs/errors.js';
+import { buildApi, chainInfoFromConfig, channelInfoFromConfig, probeHealth } from './api/index.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics, type Metrics, metricsHooks, recordRpcError } from './metrics.js';
+import type { ChannelPath } from './paths.js';
+import { shortNameOf } from './paths.js';
+import type { ChainRuntime, ClearReport } from './pipeline.js';
+import { assertRedisReachable, connectRedis, type Redis } from './redis.js';
+import { Relayer } from './relayer.js';
+import { PacketStore } from './store.js';
+
+export interface ServiceOptions {
+  config: MedrelayConfig;
+  env?: ConfigEnv;
+  log?: Logger;
+  /** Serve the HTTP API. @defaultValue true */
+  api?: boolean;
+}
+
+export interface RelayerService {
+  readonly config: MedrelayConfig;
+  readonly relayer: Relayer;
+  readonly store: PacketStore;
+  readonly redis: Redis;
+  readonly metrics: Metrics;
+  readonly adapters: ReadonlyMap<string, ChainAdapter>;
+  readonly paths: readonly ChannelPath[];
+  readonly api?: FastifyInstance;
+  /** Base URL of the API when it is served. */
+  readonly apiUrl?: string;
+  readonly clearReports: ClearReport[];
+  stop(): Promise<void>;
+}
+
+export async function startService(opts: ServiceOptions): Promise<RelayerService> {
+  const { config } = opts;
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? createLogger({});
+  await assertRedisReachable(config.relayer.redisUrl);
+  const prefix = config.relayer.keyPrefix;
+  const redis = connectRedis(config.relayer.redisUrl, { prefix });
+  const store = new PacketStore(redis, { prefix });
+
+  const byName = new Map(config.chains.map((c) => [c.name, c]));
+  const metricsRef: { m?: Metrics } = {};
+  const adapters = new Map<string, ChainAdapter>();
+  const chains = new Map<string, ChainRuntime>();
+  for (const c of config.chains) {
+    if (c.family !== 'evm') {
+      throw new ConfigError(
+        'MR_ERR_FAMILY_UNSUPPORTED',
+        `chains[${c.name}].family: "${c.family}" adapters are not available yet; only "evm" runs in this release`,
+      );
+    }
+    const signer = await resolveSigner(c.signer, env);
+    const lightClients: Record<string, Hex> = {};
+    for (const [remoteName, addr] of Object.entries(c.contracts.lightClients)) {
+      const remote = byName.get(remoteName);
+      if (remote) lightClients[String(remote.chainId)] = addr as Hex;
+    }
+    const adapter = new EvmAdapter({
+      name: c.name,
+      chainId: BigInt(c.chainId),
+      rpcUrl: c.rpcUrl,
+      privateKey: signer.privateKey(),
+      contracts: { outbox: c.contracts.outbox as Hex, inbox: c.contracts.inbox as Hex, lightClients },
+      fees: {
+        bumpPercent: c.gas.bumpPercent,
+        bumpAfterSec: c.gas.bumpAfterSec,
+        timeoutSec: c.gas.timeoutSec,
+        ...(c.gas.maxFeeGwei !== undefined ? { maxFeeWei: BigInt(Math.round(c.gas.maxFeeGwei * 1e9)) } : {}),
+      },
+      onRpcError: () => {
+        if (metricsRef.m) recordRpcError(metricsRef.m, c.name);
+      },
+    });
+    adapters.set(c.name, adapter);
+    chains.set(String(c.chainId), { adapter, startHeight: BigInt(c.startHeight) });
+  }
+  const paths: ChannelPath[] = config.channels.map((ch) => ({
+    name: ch.name,
+    shortName: shortNameOf(ch.name),
+    id: ch.id as Hex,
+    source: adapters.get(ch.source)!,
+    dest: adapters.get(ch.destination)!,
+    batchSize: ch.batchSize ?? config.relayer.batchSize,
+  }));
+  const channelInfos = channelInfoFromConfig(config);
+  const metrics = createMetrics({ store, channels: channelInfos });
+  metricsRef.m = metrics;
+
+  const relayer = new Relayer({
+    redis,
+    prefix,
+    store,
+    chains,
+    paths,
+    log,
+    hooks: metricsHooks(metrics),
+    pollIntervalMs: config.relayer.pollIntervalMs,
+    clearIntervalMs: config.relayer.clearIntervalSec * 1000,
+  });
+  const clearReports = await relayer.start();
+
+  let api: FastifyInstance | undefined;
+  let apiUrl: string | undefined;
+  if (opts.api ?? true) {
+    api = await buildApi({
+      store,
+      chains: chainInfoFromConfig(config),
+      channels: channelInfos,
+      metrics,
+      health: () =>
+        probeHealth({ redis, chains: [...adapters.values()].map((a) => ({ name: a.info.name, health: () => a.health() })) }),
+    });
+    apiUrl = await api.listen({ host: config.relayer.api.host, port: config.relayer.api.port });
+    log.info({ url: apiUrl }, 'API listening (OpenAPI at /openapi.json, docs at /docs)');
+  }
+
+  let stopped = false;
+  return {
+    config,
+    relayer,
+    store,
+    redis,
+    metrics,
+    adapters,
+    paths,
+    ...(api ? { api } : {}),
+    ...(apiUrl ? { apiUrl } : {}),
+    clearReports,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (api) await api.close();
+      await relayer.stop();
+      await Promise.all([...adapters.values()].map((a) => a.close()));
+      redis.disconnect();
+    },
+  };
+}
