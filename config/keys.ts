@@ -62,9 +62,13 @@ function parsePrivateKey(raw: string, where: string): PrivateKeyHex {
   // Checked here rather than by ethers, whose errors include the argument value.
   const k = BigInt(key);
   if (k === 0n || k >= SECP256K1_N) {
-    throw new ConfigError('MR_ERR_KEY_MALFORMED', `${where}: not a valid secp256k1 private key (zero or >= curve order)`, {
-      details: { where },
-    });
+    throw new ConfigError(
+      'MR_ERR_KEY_MALFORMED',
+      `${where}: not a valid secp256k1 private key (zero or >= curve order)`,
+      {
+        details: { where },
+      },
+    );
   }
   return key;
 }
@@ -95,7 +99,10 @@ export async function resolveSigner(
 ): Promise<ResolvedSigner> {
   if (signer.type === 'env') {
     const raw = readEnv(env, signer.variable, 'relayer private key');
-    return new ResolvedSigner(parsePrivateKey(raw, `environment variable ${signer.variable}`), `env:${signer.variable}`);
+    return new ResolvedSigner(
+      parsePrivateKey(raw, `environment variable ${signer.variable}`),
+      `env:${signer.variable}`,
+    );
   }
 
   const path = isAbsolute(signer.path) ? signer.path : resolve(options.baseDir ?? process.cwd(), signer.path);
@@ -104,15 +111,23 @@ export async function resolveSigner(
   try {
     json = await readFile(path, 'utf8');
   } catch (cause) {
-    throw new ConfigError('MR_ERR_KEYSTORE_NOT_FOUND', `keystore ${path} cannot be read`, { details: { path }, cause });
+    throw new ConfigError('MR_ERR_KEYSTORE_NOT_FOUND', `keystore ${path} cannot be read`, {
+      details: { path },
+      cause,
+    });
   }
   try {
     const parsed: unknown = JSON.parse(json);
-    if (typeof parsed !== 'object' || parsed === null || !('crypto' in parsed || 'Crypto' in parsed)) throw new Error('no crypto section');
+    if (typeof parsed !== 'object' || parsed === null || !('crypto' in parsed || 'Crypto' in parsed))
+      throw new Error('no crypto section');
   } catch {
-    throw new ConfigError('MR_ERR_KEYSTORE_MALFORMED', `keystore ${path} is not an encrypted JSON keystore (Web3 Secret Storage v3)`, {
-      details: { path },
-    });
+    throw new ConfigError(
+      'MR_ERR_KEYSTORE_MALFORMED',
+      `keystore ${path} is not an encrypted JSON keystore (Web3 Secret Storage v3)`,
+      {
+        details: { path },
+      },
+    );
   }
   let wallet: Awaited<ReturnType<typeof Wallet.fromEncryptedJson>>;
   try {
@@ -126,9 +141,13 @@ export async function resolveSigner(
         { details: { path, variable: signer.passwordEnv } },
       );
     }
-    throw new ConfigError('MR_ERR_KEYSTORE_MALFORMED', `keystore ${path} could not be decrypted: ${message.split('(')[0]!.trim()}`, {
-      details: { path },
-    });
+    throw new ConfigError(
+      'MR_ERR_KEYSTORE_MALFORMED',
+      `keystore ${path} could not be decrypted: ${message.split('(')[0]!.trim()}`,
+      {
+        details: { path },
+      },
+    );
   }
   return new ResolvedSigner(parsePrivateKey(wallet.privateKey, `keystore ${path}`), `keystore:${path}`);
 }

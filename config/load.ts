@@ -23,7 +23,15 @@ export interface ConfigProblem {
 }
 
 // Key names that must never carry a value in a config file (compared lowercase without `_`/`-`).
-const SECRET_KEY_NAMES = new Set(['privatekey', 'mnemonic', 'secret', 'password', 'passphrase', 'seed', 'seedphrase']);
+const SECRET_KEY_NAMES = new Set([
+  'privatekey',
+  'mnemonic',
+  'secret',
+  'password',
+  'passphrase',
+  'seed',
+  'seedphrase',
+]);
 // 32 bytes of hex is the shape of a secp256k1 private key; channel ids are the one allowed exception.
 const HEX32_RE = /0x[0-9a-fA-F]{64}(?![0-9a-fA-F])/g;
 const SECRET_FIX =
@@ -56,8 +64,10 @@ const TYPE_NAMES: Record<string, string> = {
 
 function sizeText(origin: string, bound: unknown, inclusive: boolean | undefined, more: boolean): string {
   const b = Number(bound);
-  if (origin === 'array' || origin === 'set') return `${more ? 'at least' : 'at most'} ${inclusive ? b : more ? b + 1 : b - 1} item(s)`;
-  if (origin === 'string') return `${more ? 'at least' : 'at most'} ${inclusive ? b : more ? b + 1 : b - 1} character(s)`;
+  if (origin === 'array' || origin === 'set')
+    return `${more ? 'at least' : 'at most'} ${inclusive ? b : more ? b + 1 : b - 1} item(s)`;
+  if (origin === 'string')
+    return `${more ? 'at least' : 'at most'} ${inclusive ? b : more ? b + 1 : b - 1} character(s)`;
   return `a number ${more ? (inclusive ? '>=' : '>') : inclusive ? '<=' : '<'} ${b}`;
 }
 
@@ -114,7 +124,9 @@ function errorMap(issue: RawIssue): string | undefined {
   switch (issue.code) {
     case 'invalid_type': {
       const expected = TYPE_NAMES[String(issue.expected)] ?? String(issue.expected);
-      return issue.input === undefined ? `missing required field (expected ${expected})` : `expected ${expected}, got ${got}`;
+      return issue.input === undefined
+        ? `missing required field (expected ${expected})`
+        : `expected ${expected}, got ${got}`;
     }
     case 'too_small':
       return `expected ${sizeText(String(issue.origin), issue.minimum, issue.inclusive, true)}, got ${got}`;
@@ -217,11 +229,20 @@ export function findPlaintextSecrets(obj: unknown): SecretHit[] {
     if (typeof v === 'string') {
       HEX32_RE.lastIndex = 0;
       if (HEX32_RE.test(v) && !isChannelIdPath(path)) {
-        hits.push({ where: formatPath(path), why: 'a 32-byte 0x-hex value has the shape of a private key', path });
+        hits.push({
+          where: formatPath(path),
+          why: 'a 32-byte 0x-hex value has the shape of a private key',
+          path,
+        });
       }
       return;
     }
-    if (Array.isArray(v)) return v.forEach((x, i) => walk(x, [...path, i]));
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => {
+        walk(x, [...path, i]);
+      });
+      return;
+    }
     if (typeof v === 'object' && v !== null) {
       for (const [k, x] of Object.entries(v)) {
         if (SECRET_KEY_NAMES.has(normKey(k)) && hasValue(x)) {
@@ -263,7 +284,11 @@ export function parseConfigYaml(text: string, source = 'inline YAML'): unknown {
     uniqueKeys: true,
     // YAML 1.2 reads unquoted 0x… as an integer, which would turn an unquoted address into a lossy number.
     customTags: (tags) =>
-      tags.filter((t) => typeof t === 'string' || !(t.tag === 'tag:yaml.org,2002:int' && (t.format === 'HEX' || t.format === 'OCT'))),
+      tags.filter(
+        (t) =>
+          typeof t === 'string' ||
+          !(t.tag === 'tag:yaml.org,2002:int' && (t.format === 'HEX' || t.format === 'OCT')),
+      ),
   });
   if (doc.errors.length > 0) {
     const lines = doc.errors.map((e) => {
@@ -307,7 +332,10 @@ export function parseConfigYaml(text: string, source = 'inline YAML'): unknown {
  * raw.chains[0].contracts.outbox = deployed.outbox;
  * const config = parseConfig(raw);
  */
-export function parseConfig(obj: unknown, options: LoadConfigOptions & { source?: string } = {}): MedrelayConfig {
+export function parseConfig(
+  obj: unknown,
+  options: LoadConfigOptions & { source?: string } = {},
+): MedrelayConfig {
   const source = options.source ?? 'config object';
   const hits = findPlaintextSecrets(obj);
   if (hits.length > 0) throw secretError(hits, source);

@@ -107,14 +107,20 @@ export function describeConfigValue(v: unknown): string {
 const expected =
   (text: string) =>
   (iss: { code?: string; input?: unknown }): string | undefined =>
-    iss.input === undefined && iss.code === 'invalid_type' ? undefined : `${text}, got ${describeConfigValue(iss.input)}`;
+    iss.input === undefined && iss.code === 'invalid_type'
+      ? undefined
+      : `${text}, got ${describeConfigValue(iss.input)}`;
 
 const slug = (what: string) =>
   z
     .string()
     .min(1)
     .max(63)
-    .regex(SLUG_RE, { error: expected(`expected a ${what} slug (lowercase letters, digits and single dashes, e.g. "medical-a")`) });
+    .regex(SLUG_RE, {
+      error: expected(
+        `expected a ${what} slug (lowercase letters, digits and single dashes, e.g. "medical-a")`,
+      ),
+    });
 
 /**
  * EVM address: checksummed (EIP-55) or all lowercase. Mixed case with a wrong checksum is rejected because it
@@ -137,12 +143,17 @@ export const addressSchema = z
 
 const redisUrlSchema = z.url({
   protocol: /^rediss?$/,
-  error: expected('expected a redis:// or rediss:// URL (from relayer.redisUrl or the REDIS_URL environment variable)'),
+  error: expected(
+    'expected a redis:// or rediss:// URL (from relayer.redisUrl or the REDIS_URL environment variable)',
+  ),
 });
-const rpcUrlSchema = z.url({ protocol: /^(https?|wss?)$/, error: expected('expected an http(s):// or ws(s):// URL') });
-const envNameSchema = z
-  .string()
-  .regex(ENV_NAME_RE, { error: expected('expected an environment variable name (letters, digits, underscore)') });
+const rpcUrlSchema = z.url({
+  protocol: /^(https?|wss?)$/,
+  error: expected('expected an http(s):// or ws(s):// URL'),
+});
+const envNameSchema = z.string().regex(ENV_NAME_RE, {
+  error: expected('expected an environment variable name (letters, digits, underscore)'),
+});
 const batchSizeSchema = z.number().int().min(1).max(MAX_BATCH_SIZE);
 
 export const apiSchema = z.strictObject({
@@ -198,7 +209,10 @@ export const channelSchema = z.strictObject({
   source: z.string().min(1),
   destination: z.string().min(1),
   /** Optional: computed as keccak256(abi.encode(sourceChainId, destChainId, name)); if given it must match. */
-  id: z.string().regex(BYTES32_RE, { error: expected('expected a 0x-prefixed 32-byte hex id') }).optional(),
+  id: z
+    .string()
+    .regex(BYTES32_RE, { error: expected('expected a 0x-prefixed 32-byte hex id') })
+    .optional(),
   batchSize: batchSizeSchema.optional(),
 });
 
@@ -208,11 +222,13 @@ function relayerSchema(env: ConfigEnv) {
     redisUrl: redisUrlSchema.prefault(() => env.REDIS_URL ?? DEFAULT_REDIS_URL),
     keyPrefix: z
       .string()
-      .regex(KEY_PREFIX_RE, { error: expected('expected letters, digits, "_", ".", ":" or "-" (no glob characters)') })
+      .regex(KEY_PREFIX_RE, {
+        error: expected('expected letters, digits, "_", ".", ":" or "-" (no glob characters)'),
+      })
       .max(64)
       .default(DEFAULT_KEY_PREFIX),
     api: apiSchema.prefault({}),
-    clearIntervalSec: z.number().int().min(0).default(DEFAULT_CLEAR_INTERVAL_SEC),
+    clearIntervalSec: z.number().int().min(1).default(DEFAULT_CLEAR_INTERVAL_SEC),
     pollIntervalMs: z.number().int().min(50).default(DEFAULT_POLL_INTERVAL_MS),
     batchSize: batchSizeSchema.default(DEFAULT_BATCH_SIZE),
     metrics: z.boolean().default(DEFAULT_METRICS_ENABLED),
@@ -235,7 +251,10 @@ export function crossFieldIssues(input: unknown): Issue[] {
   const chains = asArray(input.chains);
   const channels = asArray(input.channels);
 
-  const byName = new Map<string, { index: number; chainId?: number; lightClients: Record<string, unknown> }>();
+  const byName = new Map<
+    string,
+    { index: number; chainId?: number; lightClients: Record<string, unknown> }
+  >();
   const byId = new Map<number, number>();
   chains.forEach((c, i) => {
     if (!isRecord(c)) return;
@@ -244,20 +263,30 @@ export function crossFieldIssues(input: unknown): Issue[] {
     if (name !== undefined) {
       const prev = byName.get(name);
       if (prev) {
-        issues.push({ path: ['chains', i, 'name'], message: `duplicate chain name "${name}" (also chains[${prev.index}])` });
+        issues.push({
+          path: ['chains', i, 'name'],
+          message: `duplicate chain name "${name}" (also chains[${prev.index}])`,
+        });
       } else {
-        const lc = isRecord(c.contracts) && isRecord(c.contracts.lightClients) ? c.contracts.lightClients : {};
+        const lc =
+          isRecord(c.contracts) && isRecord(c.contracts.lightClients) ? c.contracts.lightClients : {};
         byName.set(name, { index: i, chainId, lightClients: lc });
       }
     }
     if (chainId !== undefined) {
       const prev = byId.get(chainId);
       if (prev !== undefined) {
-        issues.push({ path: ['chains', i, 'chainId'], message: `duplicate chain id ${chainId} (also chains[${prev}])` });
+        issues.push({
+          path: ['chains', i, 'chainId'],
+          message: `duplicate chain id ${chainId} (also chains[${prev}])`,
+        });
       } else byId.set(chainId, i);
     }
     if (isRecord(c.finality) && c.finality.type === 'qbft' && c.family !== undefined && c.family !== 'evm') {
-      issues.push({ path: ['chains', i, 'finality', 'type'], message: `"qbft" finality needs family "evm", got "${String(c.family)}"` });
+      issues.push({
+        path: ['chains', i, 'finality', 'type'],
+        message: `"qbft" finality needs family "evm", got "${String(c.family)}"`,
+      });
     }
   });
 
@@ -268,7 +297,10 @@ export function crossFieldIssues(input: unknown): Issue[] {
       const path = ['chains', i, 'contracts', 'lightClients', remote];
       if (remote === c.name) issues.push({ path, message: 'a chain does not need a light client of itself' });
       else if (!byName.has(remote)) {
-        issues.push({ path, message: `expected the name of a configured chain (${known(byName)}), got "${remote}"` });
+        issues.push({
+          path,
+          message: `expected the name of a configured chain (${known(byName)}), got "${remote}"`,
+        });
       }
     }
   });
@@ -280,7 +312,10 @@ export function crossFieldIssues(input: unknown): Issue[] {
     if (name !== undefined) {
       const prev = channelNames.get(name);
       if (prev !== undefined) {
-        issues.push({ path: ['channels', i, 'name'], message: `duplicate channel name "${name}" (also channels[${prev}])` });
+        issues.push({
+          path: ['channels', i, 'name'],
+          message: `duplicate channel name "${name}" (also channels[${prev}])`,
+        });
       } else channelNames.set(name, i);
     }
     const ends: Array<['source' | 'destination', unknown]> = [
@@ -289,12 +324,18 @@ export function crossFieldIssues(input: unknown): Issue[] {
     ];
     for (const [field, value] of ends) {
       if (typeof value === 'string' && !byName.has(value)) {
-        issues.push({ path: ['channels', i, field], message: `expected the name of a configured chain (${known(byName)}), got "${value}"` });
+        issues.push({
+          path: ['channels', i, field],
+          message: `expected the name of a configured chain (${known(byName)}), got "${value}"`,
+        });
       }
     }
     if (typeof ch.source !== 'string' || typeof ch.destination !== 'string') return;
     if (ch.source === ch.destination) {
-      issues.push({ path: ['channels', i, 'destination'], message: 'source and destination must be different chains' });
+      issues.push({
+        path: ['channels', i, 'destination'],
+        message: 'source and destination must be different chains',
+      });
       return;
     }
     const src = byName.get(ch.source);

@@ -19,7 +19,19 @@ export interface CreateLoggerOptions {
 export const REDACTED = '[REDACTED]';
 
 // Compared lowercase with `_`/`-` removed, as substrings: privateKey, private_key, apiKey, x-api-key, clientSecret, …
-const SENSITIVE = ['privatekey', 'signingkey', 'apikey', 'secret', 'password', 'passphrase', 'mnemonic', 'authorization', 'cookie', 'token', 'seed'];
+const SENSITIVE = [
+  'privatekey',
+  'signingkey',
+  'apikey',
+  'secret',
+  'password',
+  'passphrase',
+  'mnemonic',
+  'authorization',
+  'cookie',
+  'token',
+  'seed',
+];
 const SENSITIVE_EXACT = new Set(['key', 'pk']);
 
 /** True for object keys whose values must never be logged. */
@@ -50,7 +62,8 @@ export function redactDeep(value: unknown, depth = 0, seen = new WeakSet<object>
   seen.add(value);
   if (Array.isArray(value)) return value.map((v) => redactDeep(v, depth + 1, seen));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = isSensitiveKey(k) ? REDACTED : redactDeep(v, depth + 1, seen);
+  for (const [k, v] of Object.entries(value))
+    out[k] = isSensitiveKey(k) ? REDACTED : redactDeep(v, depth + 1, seen);
   return out;
 }
 

@@ -5,7 +5,13 @@
  * are right even after a restart or when another relayer process moved the packets.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { PACKET_STATES, type PacketRecord, type PacketState, type PacketStoreReader, type TransitionResult } from './store.js';
+import {
+  PACKET_STATES,
+  type PacketRecord,
+  type PacketState,
+  type PacketStoreReader,
+  type TransitionResult,
+} from './store.js';
 
 export type TxOutcome = 'success' | 'reverted' | 'replaced' | 'timeout' | 'error';
 
@@ -78,7 +84,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       async collect() {
         if (!store) return;
         const values = await Promise.all(channels.map((c) => store.backlog(c.id.toLowerCase())));
-        channels.forEach((c, i) => this.set({ channel: c.name }, values[i]!));
+        channels.forEach((c, i) => {
+          this.set({ channel: c.name }, values[i]!);
+        });
       },
     }),
     deliveryLatency: new Histogram({

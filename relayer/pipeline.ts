@@ -540,7 +540,14 @@ export async function timeouts(deps: PipelineDeps, path: ChannelPath, max = 32):
       const up = await path.source.updateClient(path.dest.info.chainId, header);
       deps.hooks?.onTx?.(path.source.info.name, 'update_client', up.gasUsed);
     }
-    const tx = await path.source.timeoutPacket({ destChainId: path.dest.info.chainId, proof, packet });
+    let tx: Awaited<ReturnType<ChainAdapter['timeoutPacket']>>;
+    try {
+      tx = await path.source.timeoutPacket({ destChainId: path.dest.info.chainId, proof, packet });
+    } catch (err) {
+      // The ack path settled it first (the destination recorded it as expired): nothing left to time out.
+      if (isRevert(err, 'SequenceOutOfOrder', 'AlreadyReceived')) break;
+      throw err;
+    }
     deps.hooks?.onTx?.(path.source.info.name, 'timeout', tx.gasUsed);
     deps.hooks?.onTimedOut?.(path, tx.gasUsed);
     await deps.store.transition(leaf.leaf, 'timed_out', { ackTx: tx.hash });

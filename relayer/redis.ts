@@ -118,9 +118,13 @@ function escapeGlob(s: string): string {
  */
 export async function deleteKeysByPrefix(redis: Redis, prefix: string): Promise<number> {
   if (prefix.trim() === '' || /[*?]/.test(prefix)) {
-    throw new RelayerError('MR_ERR_REDIS_PREFIX', `refusing to delete keys for prefix ${JSON.stringify(prefix)}: it must be a non-empty literal`, {
-      details: { prefix },
-    });
+    throw new RelayerError(
+      'MR_ERR_REDIS_PREFIX',
+      `refusing to delete keys for prefix ${JSON.stringify(prefix)}: it must be a non-empty literal`,
+      {
+        details: { prefix },
+      },
+    );
   }
   const match = `${escapeGlob(prefix)}:*`;
   let cursor = '0';

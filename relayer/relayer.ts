@@ -126,11 +126,30 @@ export class Relayer {
     this.workers.push(w);
   }
 
-  /** Clears every path once, then starts observing and relaying. */
+  /**
+   * Catches up on events and clears every path once, then starts the workers. Clearing first matters: it times
+   * out expired packets before the deliver stage can hand them to the destination as expired.
+   */
   async start(): Promise<ClearReport[]> {
     if (this.started) return [];
     this.started = true;
     const { log } = this.opts;
+    for (const chainId of this.opts.chains.keys()) {
+      for (let i = 0; i < 100; i++) {
+        const r = await this.step(`observe ${chainId}`, () => observe(this.deps, chainId));
+        if (!r) break;
+      }
+    }
+    const reports: ClearReport[] = [];
+    for (const p of this.opts.paths) {
+      const r = await this.step(`clear ${p.name}`, () => clear(this.deps, p, true));
+      if (!r) continue;
+      reports.push(r);
+      log.info(
+        { path: p.name, sent: r.sent.toString(), received: r.received.toString(), requeued: r.requeued, timedOut: r.timedOut },
+        'cleared on start',
+      );
+    }
     this.worker('observe', Math.max(1, this.opts.chains.size), async (job) => {
       await observe(this.deps, String(job.data.chainId));
     });
@@ -147,22 +166,6 @@ export class Relayer {
         this.worker(`${stage}-${path.shortName}`, 1, (job) => handlers[stage](job.data.id as Hex));
       }
     }
-    // Catch up on events before clearing, so that clearing sees every committed packet.
-    for (const chainId of this.opts.chains.keys()) {
-      for (let i = 0; i < 100; i++) {
-        const r = await observe(this.deps, chainId);
-        if (!r) break;
-      }
-    }
-    const reports: ClearReport[] = [];
-    for (const p of this.opts.paths) {
-      const r = await clear(this.deps, p, true);
-      reports.push(r);
-      log.info(
-        { path: p.name, sent: r.sent.toString(), received: r.received.toString(), requeued: r.requeued },
-        'cleared on start',
-      );
-    }
     const observeQ = this.queue('observe');
     for (const chainId of this.opts.chains.keys()) {
       await observeQ.upsertJobScheduler(
@@ -177,6 +180,17 @@ export class Relayer {
       { name: 'clear', data: {}, opts: { removeOnComplete: true, removeOnFail: true } },
     );
     return reports;
+  }
+
+  /** A start-up step that fails (a chain down, a race) is logged, not fatal: the periodic jobs retry it. */
+  private async step<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = err instanceof MedrelayError ? err.code : 'MR_ERR_INTERNAL';
+      this.opts.log.warn({ step: what, code, err: (err as Error).message }, 'start-up step failed; will retry');
+      return undefined;
+    }
   }
 
   /** Graceful stop: workers finish their current job, then connections close. */

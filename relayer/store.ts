@@ -21,14 +21,24 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RelayerError } from '../proofs/errors.js';
 
-export const PACKET_STATES = ['sent', 'proven', 'delivered', 'acknowledged', 'timed_out', 'refunded', 'failed'] as const;
+export const PACKET_STATES = [
+  'sent',
+  'proven',
+  'delivered',
+  'acknowledged',
+  'timed_out',
+  'refunded',
+  'failed',
+] as const;
 export type PacketState = (typeof PACKET_STATES)[number];
 
 /** Direct lifecycle edges; any state reachable through them is a forward move. */
 const NEXT: Readonly<Record<PacketState, readonly PacketState[]>> = {
   sent: ['proven', 'timed_out', 'failed'],
   proven: ['delivered', 'timed_out', 'failed'],
-  delivered: ['acknowledged', 'failed'],
+  // delivered → timed_out: the destination may record an expired packet (status TIMEOUT, app not called) while
+  // the source times it out with a proof of non-receipt from an earlier height; both say "not executed".
+  delivered: ['acknowledged', 'timed_out', 'failed'],
   timed_out: ['refunded', 'failed'],
   acknowledged: [],
   refunded: [],
@@ -47,7 +57,10 @@ function reachable(from: PacketState): Set<PacketState> {
   return seen;
 }
 
-const REACHABLE = Object.fromEntries(PACKET_STATES.map((s) => [s, reachable(s)])) as Record<PacketState, Set<PacketState>>;
+const REACHABLE = Object.fromEntries(PACKET_STATES.map((s) => [s, reachable(s)])) as Record<
+  PacketState,
+  Set<PacketState>
+>;
 
 /** True when `to` lies ahead of `from` (skipping states is allowed: another relayer may have done a step). */
 export function isForward(from: PacketState, to: PacketState): boolean {
@@ -142,7 +155,11 @@ export interface TransitionFields {
 export type TransitionOutcome = 'applied' | 'unchanged' | 'stale' | 'missing';
 
 export type TransitionResult =
-  | { outcome: 'applied' | 'unchanged' | 'stale'; /** State before the call. */ from: PacketState; record: PacketRecord }
+  | {
+      outcome: 'applied' | 'unchanged' | 'stale' /** State before the call. */;
+      from: PacketState;
+      record: PacketRecord;
+    }
   | { outcome: 'missing'; from: null; record: null };
 
 export interface ListOptions {
@@ -206,7 +223,10 @@ function checkName(v: string | number | bigint, field: string): string {
 }
 
 function checkUint(v: number | bigint, field: string): string {
-  const ok = typeof v === 'bigint' ? v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER) : Number.isSafeInteger(v) && v >= 0;
+  const ok =
+    typeof v === 'bigint'
+      ? v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER)
+      : Number.isSafeInteger(v) && v >= 0;
   if (!ok) bad(field, 'a non-negative safe integer');
   return String(v);
 }
@@ -226,7 +246,8 @@ class LuaScript {
     try {
       return await redis.evalsha(this.sha, 0, ...args);
     } catch (err) {
-      if (err instanceof Error && err.message.includes('NOSCRIPT')) return redis.eval(this.source, 0, ...args);
+      if (err instanceof Error && err.message.includes('NOSCRIPT'))
+        return redis.eval(this.source, 0, ...args);
       throw err;
     }
   }
@@ -337,7 +358,8 @@ export class PacketStore implements PacketStoreReader {
     private readonly redis: Redis,
     options: PacketStoreOptions,
   ) {
-    if (!options.prefix || /[*?[\]\s]/.test(options.prefix)) bad('prefix', 'a non-empty key prefix without glob characters');
+    if (!options.prefix || /[*?[\]\s]/.test(options.prefix))
+      bad('prefix', 'a non-empty key prefix without glob characters');
     this.prefix = options.prefix;
     this.now = options.now ?? Date.now;
   }
@@ -385,9 +407,13 @@ export class PacketStore implements PacketStoreReader {
     const [created, storedHex, pairs] = reply;
     if (created === 0 && storedHex !== fields.packetHex) {
       // Same id, different bytes: impossible for honest input (id = keccak of the bytes), so it is a caller bug.
-      throw new RelayerError('MR_ERR_PACKET_CONFLICT', `packet ${id} is already stored with different bytes`, {
-        details: { id },
-      });
+      throw new RelayerError(
+        'MR_ERR_PACKET_CONFLICT',
+        `packet ${id} is already stored with different bytes`,
+        {
+          details: { id },
+        },
+      );
     }
     return { created: created === 1, record: fromPairs(pairs) };
   }
@@ -409,7 +435,11 @@ export class PacketStore implements PacketStoreReader {
    * of the lifecycle (delivered → timed_out, failed → delivered) throws `MR_ERR_PACKET_TRANSITION`: chain
    * evidence contradicts what the store holds.
    */
-  async advance(idInput: string, state: PacketState, fields: TransitionFields = {}): Promise<TransitionResult> {
+  async advance(
+    idInput: string,
+    state: PacketState,
+    fields: TransitionFields = {},
+  ): Promise<TransitionResult> {
     const id = normalizePacketId(idInput);
     if (!PACKET_STATES.includes(state)) bad('state', `one of ${PACKET_STATES.join(', ')}`);
     const forwardFrom = PACKET_STATES.filter((s) => isForward(s, state));
@@ -423,7 +453,8 @@ export class PacketStore implements PacketStoreReader {
     if (fields.ackTx !== undefined) set.ackTx = checkTx(fields.ackTx, 'ackTx');
     if (fields.refundTx !== undefined) set.refundTx = checkTx(fields.refundTx, 'refundTx');
     if (fields.ackStatus !== undefined) {
-      if (!Number.isInteger(fields.ackStatus) || fields.ackStatus < 0 || fields.ackStatus > 255) bad('ackStatus', 'an integer 0..255');
+      if (!Number.isInteger(fields.ackStatus) || fields.ackStatus < 0 || fields.ackStatus > 255)
+        bad('ackStatus', 'an integer 0..255');
       set.ackStatus = String(fields.ackStatus);
     }
     if (fields.error !== undefined) set.error = String(fields.error).slice(0, MAX_ERROR_LENGTH);
@@ -441,9 +472,13 @@ export class PacketStore implements PacketStoreReader {
     const [outcome, from] = reply;
     if (outcome === 'missing') return { outcome, from: null, record: null };
     if (outcome === 'invalid') {
-      throw new RelayerError('MR_ERR_PACKET_TRANSITION', `packet ${id} cannot move from ${from} to ${state}`, {
-        details: { id, from, to: state },
-      });
+      throw new RelayerError(
+        'MR_ERR_PACKET_TRANSITION',
+        `packet ${id} cannot move from ${from} to ${state}`,
+        {
+          details: { id, from, to: state },
+        },
+      );
     }
     return {
       outcome: outcome as 'applied' | 'unchanged' | 'stale',
@@ -477,8 +512,24 @@ export class PacketStore implements PacketStoreReader {
     const desc = options.order === 'desc';
     // Scores are unique per key (order counter / sequence), so "strictly after the last score" is an exact cursor.
     const raw = desc
-      ? await this.redis.zrevrangebyscore(key, after === undefined ? '+inf' : `(${after}`, '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 1)
-      : await this.redis.zrangebyscore(key, after === undefined ? '-inf' : `(${after}`, '+inf', 'WITHSCORES', 'LIMIT', 0, limit + 1);
+      ? await this.redis.zrevrangebyscore(
+          key,
+          after === undefined ? '+inf' : `(${after}`,
+          '-inf',
+          'WITHSCORES',
+          'LIMIT',
+          0,
+          limit + 1,
+        )
+      : await this.redis.zrangebyscore(
+          key,
+          after === undefined ? '-inf' : `(${after}`,
+          '+inf',
+          'WITHSCORES',
+          'LIMIT',
+          0,
+          limit + 1,
+        );
     const entries: Array<{ id: string; score: string }> = [];
     for (let i = 0; i + 1 < raw.length; i += 2) entries.push({ id: raw[i]!, score: raw[i + 1]! });
     const more = entries.length > limit;
@@ -533,7 +584,10 @@ export class PacketStore implements PacketStoreReader {
 
   /** Last processed height of a chain for one scan kind (e.g. `events`), or null before the first scan. */
   async getCursor(chain: string, kind: string): Promise<bigint | null> {
-    const v = await this.redis.hget(this.key('cursor'), `${checkName(chain, 'chain')}|${checkName(kind, 'kind')}`);
+    const v = await this.redis.hget(
+      this.key('cursor'),
+      `${checkName(chain, 'chain')}|${checkName(kind, 'kind')}`,
+    );
     return v === null ? null : BigInt(v);
   }
 

@@ -16,7 +16,14 @@ import { errorBody, packetRecord } from './schemas.js';
 import type { ApiDeps } from './types.js';
 
 /** Paths the API serves (tests check the OpenAPI document lists them all). */
-export const API_PATHS = ['/health', '/chains', '/channels', '/packets', '/packets/{id}', '/metrics'] as const;
+export const API_PATHS = [
+  '/health',
+  '/chains',
+  '/channels',
+  '/packets',
+  '/packets/{id}',
+  '/metrics',
+] as const;
 
 /**
  * Builds (does not start) the API.
@@ -40,7 +47,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       openapi: '3.0.3',
       info: {
         title: 'medrelay relayer API',
-        description: 'Operational API of the medrelay relayer: health, topology, packet lifecycle, metrics. Errors are `{ code, message }` with codes from docs/errors.md.',
+        description:
+          'Operational API of the medrelay relayer: health, topology, packet lifecycle, metrics. Errors are `{ code, message }` with codes from docs/errors.md.',
         version: '0.1.0',
       },
       tags: [

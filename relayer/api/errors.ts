@@ -43,7 +43,12 @@ export function installErrorHandlers(app: FastifyInstance): void {
     if (err instanceof MedrelayError) {
       const status = STATUS[err.code] ?? 500;
       if (status >= 500) request.log.error({ err }, 'request failed');
-      return sendError(reply, status, err.code, status >= 500 ? 'internal error; see the relayer log' : err.message);
+      return sendError(
+        reply,
+        status,
+        err.code,
+        status >= 500 ? 'internal error; see the relayer log' : err.message,
+      );
     }
     // Fastify's own 4xx errors (bad content type, body too large, …) are safe to describe.
     const status = (err as FastifyError).statusCode;

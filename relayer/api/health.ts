@@ -23,7 +23,10 @@ export function scrubUrls(message: string): string {
   return message.replace(/\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@]+@)?([^\s/?#]+)[^\s]*/gi, '$1$3');
 }
 
-async function timed<T>(fn: () => Promise<T>, timeoutMs: number): Promise<{ value?: T; latencyMs: number; error?: string }> {
+async function timed<T>(
+  fn: () => Promise<T>,
+  timeoutMs: number,
+): Promise<{ value?: T; latencyMs: number; error?: string }> {
   const start = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -57,7 +60,11 @@ export async function probeHealth(options: ProbeHealthOptions): Promise<HealthRe
   if (redisResult.error !== undefined) redis.error = redisResult.error;
   const chains = options.chains.map((c, i): ChainHealthReport => {
     const r = chainResults[i]!;
-    const out: ChainHealthReport = { name: c.name, ok: r.error === undefined && r.value?.ok === true, latencyMs: r.latencyMs };
+    const out: ChainHealthReport = {
+      name: c.name,
+      ok: r.error === undefined && r.value?.ok === true,
+      latencyMs: r.latencyMs,
+    };
     if (r.value?.height !== undefined) out.height = r.value.height;
     const error = r.error ?? (r.value?.ok === false ? r.value.error : undefined);
     if (error !== undefined) out.error = scrubUrls(error);

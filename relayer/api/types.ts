@@ -76,10 +76,22 @@ export function chainInfoFromConfig(config: MedrelayConfig): ChainInfo[] {
       const v = c.contracts[k];
       if (v !== undefined) contracts[k] = v;
     }
-    return { name: c.name, chainId: c.chainId, family: c.family, finality: c.finality.type, rpcUrl: c.rpcUrl, contracts };
+    return {
+      name: c.name,
+      chainId: c.chainId,
+      family: c.family,
+      finality: c.finality.type,
+      rpcUrl: c.rpcUrl,
+      contracts,
+    };
   });
 }
 
 export function channelInfoFromConfig(config: MedrelayConfig): ChannelInfo[] {
-  return config.channels.map((c) => ({ name: c.name, id: c.id, source: c.source, destination: c.destination }));
+  return config.channels.map((c) => ({
+    name: c.name,
+    id: c.id,
+    source: c.source,
+    destination: c.destination,
+  }));
 }

@@ -3,8 +3,22 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/load.js';
-import { API_PATHS, buildApi, chainInfoFromConfig, channelInfoFromConfig, type HealthReport, probeHealth } from '../../relayer/api/index.js';
-import { createMetrics, recordGasUsed, recordRpcError, recordSent, recordTransition, recordTx } from '../../relayer/metrics.js';
+import {
+  API_PATHS,
+  buildApi,
+  chainInfoFromConfig,
+  channelInfoFromConfig,
+  type HealthReport,
+  probeHealth,
+} from '../../relayer/api/index.js';
+import {
+  createMetrics,
+  recordGasUsed,
+  recordRpcError,
+  recordSent,
+  recordTransition,
+  recordTx,
+} from '../../relayer/metrics.js';
 import { assertRedisReachable, connectRedis, deleteKeysByPrefix, type Redis } from '../../relayer/redis.js';
 import { PacketStore } from '../../relayer/store.js';
 
@@ -46,12 +60,25 @@ beforeAll(async () => {
   for (let seq = 1; seq <= 3; seq++) {
     const id = hex32();
     ids.push(id);
-    recordSent(metrics, await store.upsertSent({
-      id, channel, sequence: seq, sourceChain: 31001, destChain: 31003, kind: 1, sentHeight: 10 + seq,
-      sentAt: Date.now() - 5000, packetHex: `0x${randomBytes(8).toString('hex')}`,
-    }));
+    recordSent(
+      metrics,
+      await store.upsertSent({
+        id,
+        channel,
+        sequence: seq,
+        sourceChain: 31001,
+        destChain: 31003,
+        kind: 1,
+        sentHeight: 10 + seq,
+        sentAt: Date.now() - 5000,
+        packetHex: `0x${randomBytes(8).toString('hex')}`,
+      }),
+    );
   }
-  recordTransition(metrics, await store.advance(ids[0]!, 'delivered', { deliverTx: hex32(), gasUsed: 1000n }));
+  recordTransition(
+    metrics,
+    await store.advance(ids[0]!, 'delivered', { deliverTx: hex32(), gasUsed: 1000n }),
+  );
   recordTransition(metrics, await store.advance(ids[1]!, 'delivered', { deliverTx: hex32() }));
   recordTransition(metrics, await store.advance(ids[1]!, 'acknowledged', { ackTx: hex32(), ackStatus: 1 }));
   recordGasUsed(metrics, 'insurer', 'receive', 120_000n);
@@ -72,7 +99,13 @@ describe('API', () => {
   it('GET /health: 200 when everything answers, 503 with the failing chain otherwise', async () => {
     const ok = await app.inject({ method: 'GET', url: '/health' });
     expect(ok.statusCode).toBe(200);
-    expect(ok.json()).toMatchObject({ ok: true, redis: { ok: true }, chains: expect.arrayContaining([{ name: 'insurer', ok: true, height: '42', latencyMs: expect.any(Number) }]) });
+    expect(ok.json()).toMatchObject({
+      ok: true,
+      redis: { ok: true },
+      chains: expect.arrayContaining([
+        { name: 'insurer', ok: true, height: '42', latencyMs: expect.any(Number) },
+      ]),
+    });
     healthy = false;
     const bad = await app.inject({ method: 'GET', url: '/health' });
     healthy = true;
@@ -88,7 +121,12 @@ describe('API', () => {
     expect(res.statusCode).toBe(200);
     const body = res.json() as { chains: Array<Record<string, unknown>> };
     expect(body.chains.map((c) => c.name)).toEqual(['medical-a', 'medical-b', 'insurer', 'crossborder']);
-    expect(body.chains[0]).toMatchObject({ chainId: 31001, family: 'evm', finality: 'qbft', rpcOrigin: 'https://rpc.example.org:8443' });
+    expect(body.chains[0]).toMatchObject({
+      chainId: 31001,
+      family: 'evm',
+      finality: 'qbft',
+      rpcOrigin: 'https://rpc.example.org:8443',
+    });
     expect((body.chains[2]!.contracts as { lightClients: object }).lightClients).toHaveProperty('medical-a');
     expect(res.body).not.toContain('SECRETKEY');
     expect(res.body).not.toContain('pw@');
@@ -98,7 +136,13 @@ describe('API', () => {
     const res = await app.inject({ method: 'GET', url: '/channels' });
     expect(res.statusCode).toBe(200);
     const [a, b] = (res.json() as { channels: Array<Record<string, unknown>> }).channels;
-    expect(a).toMatchObject({ name: 'records-a-insurer', source: 'medical-a', destination: 'insurer', id: channels[0]!.id, backlog: 2 });
+    expect(a).toMatchObject({
+      name: 'records-a-insurer',
+      source: 'medical-a',
+      destination: 'insurer',
+      id: channels[0]!.id,
+      backlog: 2,
+    });
     expect(a!.counts).toMatchObject({ sent: 1, delivered: 1, acknowledged: 1, proven: 0 });
     expect(b).toMatchObject({ name: 'records-b-insurer', backlog: 0 });
   });
@@ -106,15 +150,27 @@ describe('API', () => {
   it('GET /packets/:id: the record, 404 for unknown, 400 for malformed', async () => {
     const res = await app.inject({ method: 'GET', url: `/packets/${ids[1]}` });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ id: ids[1], state: 'acknowledged', sequence: 2, ackStatus: 1, sourceChain: '31001' });
+    expect(res.json()).toMatchObject({
+      id: ids[1],
+      state: 'acknowledged',
+      sequence: 2,
+      ackStatus: 1,
+      sourceChain: '31001',
+    });
 
     const missing = await app.inject({ method: 'GET', url: `/packets/${hex32()}` });
     expect(missing.statusCode).toBe(404);
-    expect(missing.json()).toEqual({ code: 'MR_ERR_PACKET_NOT_FOUND', message: expect.stringContaining('no packet') });
+    expect(missing.json()).toEqual({
+      code: 'MR_ERR_PACKET_NOT_FOUND',
+      message: expect.stringContaining('no packet'),
+    });
 
     const bad = await app.inject({ method: 'GET', url: '/packets/0x1234' });
     expect(bad.statusCode).toBe(400);
-    expect(bad.json()).toEqual({ code: 'MR_ERR_API_VALIDATION', message: expect.stringContaining('params/id') });
+    expect(bad.json()).toEqual({
+      code: 'MR_ERR_API_VALIDATION',
+      message: expect.stringContaining('params/id'),
+    });
     expect(bad.body).not.toMatch(/at .*\.ts:\d+/); // no stack trace
   });
 
@@ -126,10 +182,21 @@ describe('API', () => {
     const page1 = await app.inject({ method: 'GET', url: '/packets?channel=records-a-insurer&limit=2' });
     const body1 = page1.json() as { items: Array<{ sequence: number }>; nextCursor: string };
     expect(body1.items.map((p) => p.sequence)).toEqual([1, 2]);
-    const page2 = await app.inject({ method: 'GET', url: `/packets?channel=${channels[0]!.id}&limit=2&cursor=${body1.nextCursor}` });
-    expect((page2.json() as { items: Array<{ sequence: number }> }).items.map((p) => p.sequence)).toEqual([3]);
+    const page2 = await app.inject({
+      method: 'GET',
+      url: `/packets?channel=${channels[0]!.id}&limit=2&cursor=${body1.nextCursor}`,
+    });
+    expect((page2.json() as { items: Array<{ sequence: number }> }).items.map((p) => p.sequence)).toEqual([
+      3,
+    ]);
 
-    for (const url of ['/packets', '/packets?state=bogus', '/packets?state=sent&limit=0', '/packets?state=sent&channel=x', '/packets?state=sent&cursor=x']) {
+    for (const url of [
+      '/packets',
+      '/packets?state=bogus',
+      '/packets?state=sent&limit=0',
+      '/packets?state=sent&channel=x',
+      '/packets?state=sent&cursor=x',
+    ]) {
       const res = await app.inject({ method: 'GET', url });
       expect(res.statusCode, url).toBe(400);
       expect((res.json() as { code: string }).code).toBe('MR_ERR_API_VALIDATION');

@@ -58,7 +58,9 @@ describe('PacketStore', () => {
     const again = await store.upsertSent(p);
     expect(again.created).toBe(false);
     expect(again.record.state).toBe('proven'); // a re-scan never rewinds
-    await expect(store.upsertSent({ ...p, packetHex: '0x00' })).rejects.toMatchObject({ code: 'MR_ERR_PACKET_CONFLICT' });
+    await expect(store.upsertSent({ ...p, packetHex: '0x00' })).rejects.toMatchObject({
+      code: 'MR_ERR_PACKET_CONFLICT',
+    });
   });
 
   it('behavior: lifecycle moves forward, repeats are unchanged, backwards moves are refused', async () => {
@@ -71,7 +73,9 @@ describe('PacketStore', () => {
 
     clock += 1000;
     const tx = hex32();
-    expect(await store.transition(p.id, 'delivered', { deliverTx: tx, gasUsed: 50_000n, ackStatus: 1 })).toBe(true);
+    expect(await store.transition(p.id, 'delivered', { deliverTx: tx, gasUsed: 50_000n, ackStatus: 1 })).toBe(
+      true,
+    );
     expect(await store.transition(p.id, 'delivered', { deliverTx: hex32(), gasUsed: 50_000n })).toBe(false);
     const afterRepeat = await store.get(p.id);
     expect(afterRepeat).toMatchObject({ state: 'delivered', deliverTx: tx, gasUsed: '50000', ackStatus: 1 });
@@ -97,18 +101,26 @@ describe('PacketStore', () => {
     const t = packet(4);
     await store.upsertSent(t);
     expect(await store.transition(t.id, 'timed_out')).toBe(true);
-    await expect(store.transition(t.id, 'delivered')).rejects.toMatchObject({ code: 'MR_ERR_PACKET_TRANSITION' });
+    await expect(store.transition(t.id, 'delivered')).rejects.toMatchObject({
+      code: 'MR_ERR_PACKET_TRANSITION',
+    });
     expect(await store.transition(t.id, 'refunded', { refundTx: hex32() })).toBe(true);
     expect(await store.transition(t.id, 'timed_out')).toBe(false);
 
     const f = packet(5);
     await store.upsertSent(f);
-    expect(await store.transition(f.id, 'failed', { error: 'proof rejected: MR_ERR_ACC_ROOT_MISMATCH' })).toBe(true);
+    expect(
+      await store.transition(f.id, 'failed', { error: 'proof rejected: MR_ERR_ACC_ROOT_MISMATCH' }),
+    ).toBe(true);
     expect((await store.get(f.id))?.error).toContain('MR_ERR_ACC_ROOT_MISMATCH');
   });
 
   it('behavior: unknown packet is "missing", malformed input is a typed error', async () => {
-    expect(await store.advance(hex32(), 'delivered')).toEqual({ outcome: 'missing', from: null, record: null });
+    expect(await store.advance(hex32(), 'delivered')).toEqual({
+      outcome: 'missing',
+      from: null,
+      record: null,
+    });
     expect(await store.get(hex32())).toBeNull();
     await expect(store.get('0x1234')).rejects.toMatchObject({ code: 'MR_ERR_STORE_INPUT' });
     await expect(store.upsertSent(packet(-1))).rejects.toMatchObject({ code: 'MR_ERR_STORE_INPUT' });
@@ -123,13 +135,23 @@ describe('PacketStore', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => store.transition(p.id, 'proven')));
     expect(results.filter(Boolean)).toHaveLength(1);
     // the counts agree with the state sets after the race
-    expect((await store.countsByChannel(CHANNEL)).proven).toBe((await store.listByState('proven')).items.length);
+    expect((await store.countsByChannel(CHANNEL)).proven).toBe(
+      (await store.listByState('proven')).items.length,
+    );
   });
 
   it('behavior: counts, backlog and listing', async () => {
     const counts = await store.countsByState();
     // seq1 proven, seq2 acknowledged, seq3 delivered, seq4 refunded, seq5 failed, seq6 proven
-    expect(counts).toEqual({ sent: 0, proven: 2, delivered: 1, acknowledged: 1, timed_out: 0, refunded: 1, failed: 1 });
+    expect(counts).toEqual({
+      sent: 0,
+      proven: 2,
+      delivered: 1,
+      acknowledged: 1,
+      timed_out: 0,
+      refunded: 1,
+      failed: 1,
+    });
     expect(await store.countsByChannel(CHANNEL)).toEqual(counts);
     expect(await store.backlog(CHANNEL)).toBe(3); // proven ×2 + delivered
     expect(await store.backlog('0xothers')).toBe(0);
@@ -141,7 +163,10 @@ describe('PacketStore', () => {
     const rest = await store.listByChannel(CHANNEL, { limit: 4, cursor: byChannel.nextCursor! });
     expect(rest.items.map((r) => r.sequence)).toEqual([5, 6]);
     expect(rest.nextCursor).toBeNull();
-    const desc = await store.listByChannel(CHANNEL.toUpperCase().replace('0X', '0x'), { order: 'desc', limit: 2 });
+    const desc = await store.listByChannel(CHANNEL.toUpperCase().replace('0X', '0x'), {
+      order: 'desc',
+      limit: 2,
+    });
     expect(desc.items.map((r) => r.sequence)).toEqual([6, 5]);
 
     const proven1 = await store.listByState('proven', { limit: 1 });
@@ -151,7 +176,9 @@ describe('PacketStore', () => {
     expect(proven2.items[0]!.sequence).toBe(6);
     expect(proven2.nextCursor).toBeNull();
     expect((await store.listByState('sent')).items).toEqual([]);
-    await expect(store.listByState('proven', { cursor: 'abc' })).rejects.toMatchObject({ code: 'MR_ERR_STORE_INPUT' });
+    await expect(store.listByState('proven', { cursor: 'abc' })).rejects.toMatchObject({
+      code: 'MR_ERR_STORE_INPUT',
+    });
   });
 
   it('behavior: cursors are monotonic', async () => {
@@ -178,7 +205,9 @@ describe('PacketStore', () => {
   });
 
   it('error: unreachable Redis gives start instructions', async () => {
-    const err = await assertRedisReachable('redis://user:hunter2@127.0.0.1:1', { timeoutMs: 500 }).catch((e: unknown) => e);
+    const err = await assertRedisReachable('redis://user:hunter2@127.0.0.1:1', { timeoutMs: 500 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 'MR_ERR_REDIS_UNREACHABLE' });
     const message = (err as Error).message;
     expect(message).toContain('docker compose up -d redis');

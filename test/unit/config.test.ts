@@ -5,7 +5,11 @@ import { encryptKeystoreJsonSync, Wallet } from 'ethers';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveSigner } from '../../config/keys.js';
 import { loadConfig, parseConfig, readConfigDocument } from '../../config/load.js';
-import { DEFAULT_GAS_BUMP_AFTER_SEC, DEFAULT_REDIS_URL, type MedrelayConfigInput } from '../../config/schema.js';
+import {
+  DEFAULT_GAS_BUMP_AFTER_SEC,
+  DEFAULT_REDIS_URL,
+  type MedrelayConfigInput,
+} from '../../config/schema.js';
 import { ConfigError } from '../../proofs/errors.js';
 import { channelId } from '../../proofs/packet.js';
 
@@ -52,7 +56,9 @@ describe('loadConfig', () => {
   });
 
   it('behavior: REDIS_URL from the environment is the default', () => {
-    expect(loadConfig(DEVNET, { env: { REDIS_URL: 'redis://10.1.2.3:6380' } }).relayer.redisUrl).toBe('redis://10.1.2.3:6380');
+    expect(loadConfig(DEVNET, { env: { REDIS_URL: 'redis://10.1.2.3:6380' } }).relayer.redisUrl).toBe(
+      'redis://10.1.2.3:6380',
+    );
   });
 
   it('behavior: parseConfig accepts addresses filled in at runtime (the demo path)', () => {
@@ -78,15 +84,23 @@ describe('loadConfig', () => {
   });
 
   it('error: unknown key is rejected with a suggestion', () => {
-    const err = configError(() => loadConfig(devnetText.replace('    rpcUrl: http://127.0.0.1:8546', '    rpcURL: http://127.0.0.1:8546')));
+    const err = configError(() =>
+      loadConfig(
+        devnetText.replace('    rpcUrl: http://127.0.0.1:8546', '    rpcURL: http://127.0.0.1:8546'),
+      ),
+    );
     expect(err.message).toContain('chains[1].rpcURL: unknown key; did you mean "rpcUrl"?');
     // the now-missing rpcUrl is reported in the same run
     expect(err.message).toContain('chains[1].rpcUrl: missing required field');
   });
 
   it('error: channel naming an unknown chain', () => {
-    const err = configError(() => loadConfig(devnetText.replace('destination: insurer', 'destination: mars')));
-    expect(err.message).toMatch(/channels\[0\]\.destination: expected the name of a configured chain \(.*\), got "mars"/);
+    const err = configError(() =>
+      loadConfig(devnetText.replace('destination: insurer', 'destination: mars')),
+    );
+    expect(err.message).toMatch(
+      /channels\[0\]\.destination: expected the name of a configured chain \(.*\), got "mars"/,
+    );
   });
 
   it('error: duplicate chain id', () => {
@@ -101,7 +115,9 @@ describe('loadConfig', () => {
     (doc.relayer as Record<string, unknown>).batchSize = 65;
     const err = configError(() => parseConfig(doc));
     expect(err.message).toContain('chains[0].rpcUrl');
-    expect(err.message).toContain('chains[2].family: expected one of "evm" | "substrate" | "fabric", got "cosmos"');
+    expect(err.message).toContain(
+      'chains[2].family: expected one of "evm" | "substrate" | "fabric", got "cosmos"',
+    );
     expect(err.message).toContain('relayer.batchSize: expected a number <= 64, got 65');
   });
 
@@ -109,7 +125,9 @@ describe('loadConfig', () => {
     const doc = devnetDoc();
     doc.chains[0]!.contracts.lightClients = { 'insurer-x': '0x0000000000000000000000000000000000310013' };
     const err = configError(() => parseConfig(doc));
-    expect(err.message).toContain('chains[0].contracts.lightClients.insurer-x: expected the name of a configured chain');
+    expect(err.message).toContain(
+      'chains[0].contracts.lightClients.insurer-x: expected the name of a configured chain',
+    );
     expect(err.message).toContain('missing light client for "insurer"');
   });
 
@@ -124,12 +142,17 @@ describe('loadConfig', () => {
   it('error: bad address checksum', () => {
     const doc = devnetDoc();
     doc.chains[0]!.contracts.inbox = '0x6185DA6c81aa9a0e0d814d3f40c350963efc2361';
-    expect(configError(() => parseConfig(doc)).message).toContain('chains[0].contracts.inbox: address checksum does not match');
+    expect(configError(() => parseConfig(doc)).message).toContain(
+      'chains[0].contracts.inbox: address checksum does not match',
+    );
   });
 
   it('error: plaintext private key in YAML is refused without echoing it', () => {
     const key = Wallet.createRandom().privateKey;
-    const yaml = devnetText.replace('      variable: MEDRELAY_DEVNET_KEY\n', `      variable: MEDRELAY_DEVNET_KEY\n      privateKey: '${key}'\n`);
+    const yaml = devnetText.replace(
+      '      variable: MEDRELAY_DEVNET_KEY\n',
+      `      variable: MEDRELAY_DEVNET_KEY\n      privateKey: '${key}'\n`,
+    );
     const err = configError(() => loadConfig(yaml));
     expect(err.code).toBe('MR_ERR_CONFIG_PLAINTEXT_SECRET');
     expect(err.message).toMatch(/line \d+ \(chains\[0\]\.signer\.privateKey\)/);
@@ -186,23 +209,35 @@ describe('resolveSigner', () => {
 
   it('error: malformed key is reported without the value', async () => {
     const bad = 'deadbeef'.repeat(7);
-    const err = await resolveSigner({ type: 'env', variable: 'K' }, { K: bad }).catch((e: unknown) => e as ConfigError);
+    const err = await resolveSigner({ type: 'env', variable: 'K' }, { K: bad }).catch(
+      (e: unknown) => e as ConfigError,
+    );
     expect(err).toMatchObject({ code: 'MR_ERR_KEY_MALFORMED' });
     expect((err as ConfigError).message).not.toContain(bad);
-    await expect(resolveSigner({ type: 'env', variable: 'K' }, { K: `0x${'0'.repeat(64)}` })).rejects.toMatchObject({
+    await expect(
+      resolveSigner({ type: 'env', variable: 'K' }, { K: `0x${'0'.repeat(64)}` }),
+    ).rejects.toMatchObject({
       code: 'MR_ERR_KEY_MALFORMED',
     });
   });
 
   // Light scrypt (N = 2^10) so the test takes milliseconds; real keystores use ethers' default N = 2^17.
   const w = Wallet.createRandom();
-  const keystore = encryptKeystoreJsonSync({ address: w.address, privateKey: w.privateKey }, 'correct horse', {
-    scrypt: { N: 1 << 10 },
-  });
+  const keystore = encryptKeystoreJsonSync(
+    { address: w.address, privateKey: w.privateKey },
+    'correct horse',
+    {
+      scrypt: { N: 1 << 10 },
+    },
+  );
 
   it('default: decrypts an encrypted JSON keystore (relative path against baseDir)', async () => {
     writeFileSync(join(dir, 'relayer.json'), keystore);
-    const s = await resolveSigner({ type: 'keystore', path: 'relayer.json', passwordEnv: 'PW' }, { PW: 'correct horse' }, { baseDir: dir });
+    const s = await resolveSigner(
+      { type: 'keystore', path: 'relayer.json', passwordEnv: 'PW' },
+      { PW: 'correct horse' },
+      { baseDir: dir },
+    );
     expect(s.address).toBe(w.address);
     expect(s.source).toBe(`keystore:${join(dir, 'relayer.json')}`);
   });
@@ -210,19 +245,28 @@ describe('resolveSigner', () => {
   it('error: wrong keystore password', async () => {
     writeFileSync(join(dir, 'relayer.json'), keystore);
     await expect(
-      resolveSigner({ type: 'keystore', path: join(dir, 'relayer.json'), passwordEnv: 'PW' }, { PW: 'wrong' }),
+      resolveSigner(
+        { type: 'keystore', path: join(dir, 'relayer.json'), passwordEnv: 'PW' },
+        { PW: 'wrong' },
+      ),
     ).rejects.toMatchObject({ code: 'MR_ERR_KEYSTORE_PASSWORD', message: expect.stringContaining('PW') });
   });
 
   it('error: keystore password variable unset, file missing, file not a keystore', async () => {
-    await expect(resolveSigner({ type: 'keystore', path: join(dir, 'relayer.json'), passwordEnv: 'PW' }, {})).rejects.toMatchObject({
+    await expect(
+      resolveSigner({ type: 'keystore', path: join(dir, 'relayer.json'), passwordEnv: 'PW' }, {}),
+    ).rejects.toMatchObject({
       code: 'MR_ERR_KEY_MISSING',
     });
-    await expect(resolveSigner({ type: 'keystore', path: join(dir, 'none.json'), passwordEnv: 'PW' }, { PW: 'x' })).rejects.toMatchObject({
+    await expect(
+      resolveSigner({ type: 'keystore', path: join(dir, 'none.json'), passwordEnv: 'PW' }, { PW: 'x' }),
+    ).rejects.toMatchObject({
       code: 'MR_ERR_KEYSTORE_NOT_FOUND',
     });
     writeFileSync(join(dir, 'junk.json'), '{"hello": 1}');
-    await expect(resolveSigner({ type: 'keystore', path: join(dir, 'junk.json'), passwordEnv: 'PW' }, { PW: 'x' })).rejects.toMatchObject({
+    await expect(
+      resolveSigner({ type: 'keystore', path: join(dir, 'junk.json'), passwordEnv: 'PW' }, { PW: 'x' }),
+    ).rejects.toMatchObject({
       code: 'MR_ERR_KEYSTORE_MALFORMED',
     });
   });

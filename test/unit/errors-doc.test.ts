@@ -42,7 +42,9 @@ describe('docs/errors.md', () => {
   it('default: documents every MR_ERR_* code used in the source', () => {
     const codes = codesInSource();
     expect(codes.size).toBeGreaterThan(20);
-    const missing = [...codes].filter(([code]) => !documented.has(code)).map(([code, file]) => `${code} (${file})`);
+    const missing = [...codes]
+      .filter(([code]) => !documented.has(code))
+      .map(([code, file]) => `${code} (${file})`);
     expect(missing, `add these to docs/errors.md:\n${missing.join('\n')}`).toEqual([]);
   });
 

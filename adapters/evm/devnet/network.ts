@@ -35,8 +35,10 @@ export const DEV_ACCOUNT = { deployer: 0, relayer: 1, hospital: 2, insurer: 3 } 
 export interface DevnetChainSpec {
   name: string;
   chainId: number;
-  /** Public RPC port (the sealing proxy); anvil itself listens on port + 1000. */
+  /** Public RPC port (the sealing proxy). */
   port: number;
+  /** Port of anvil itself, behind the proxy. @defaultValue port + 1000 */
+  anvilPort?: number;
   role: 'medical' | 'insurer' | 'crossborder';
 }
 
@@ -136,7 +138,7 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
     // Automine while deploying (fast), interval mining afterwards (like a real chain's block time).
     const started = await Promise.all(
       specs.map(async (spec) => {
-        const anvil = await startAnvil({ chainId: spec.chainId, port: spec.port + 1000 });
+        const anvil = await startAnvil({ chainId: spec.chainId, port: spec.anvilPort ?? spec.port + 1000 });
         anvils.push(anvil);
         const keys = Array.from({ length: opts.validatorCount ?? 4 }, () => Uint8Array.from(randomBytes(32)));
         const validators = keys.map(addressOfKey);

@@ -13,7 +13,10 @@ const chainView = {
     chainId: { type: 'integer' },
     family: { type: 'string', enum: ['evm', 'substrate', 'fabric'] },
     finality: { type: 'string' },
-    rpcOrigin: { type: 'string', description: 'scheme://host:port of the RPC endpoint (path and credentials hidden)' },
+    rpcOrigin: {
+      type: 'string',
+      description: 'scheme://host:port of the RPC endpoint (path and credentials hidden)',
+    },
     contracts: {
       type: 'object',
       additionalProperties: false,

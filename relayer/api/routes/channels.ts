@@ -45,7 +45,10 @@ export const channelsRoutes: FastifyPluginAsync<ChannelsRouteOptions> = async (a
         opts.channels.map(async (c) => {
           // The pipeline keys packets by the bytes32 channel id.
           const key = c.id.toLowerCase();
-          const [counts, backlog] = await Promise.all([opts.store.countsByChannel(key), opts.store.backlog(key)]);
+          const [counts, backlog] = await Promise.all([
+            opts.store.countsByChannel(key),
+            opts.store.backlog(key),
+          ]);
           return { name: c.name, id: c.id, source: c.source, destination: c.destination, backlog, counts };
         }),
       );

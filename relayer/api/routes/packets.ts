@@ -1,6 +1,12 @@
 /** `GET /packets/:id` and `GET /packets?state=…|channel=…`: packet lifecycle records (ids, hashes, heights only). */
 import type { FastifyPluginAsync } from 'fastify';
-import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, PACKET_STATES, type PacketState, type PacketStoreReader } from '../../store.js';
+import {
+  DEFAULT_LIST_LIMIT,
+  MAX_LIST_LIMIT,
+  PACKET_STATES,
+  type PacketState,
+  type PacketStoreReader,
+} from '../../store.js';
 import { ApiError } from '../errors.js';
 import { errorRef, packetRef } from '../schemas.js';
 import type { ChannelInfo } from '../types.js';
@@ -35,14 +41,17 @@ export const packetsRoutes: FastifyPluginAsync<PacketsRouteOptions> = async (app
           type: 'object',
           additionalProperties: false,
           required: ['id'],
-          properties: { id: { type: 'string', pattern: '^0x[0-9a-fA-F]{64}$', description: 'packet id (bytes32 hex)' } },
+          properties: {
+            id: { type: 'string', pattern: '^0x[0-9a-fA-F]{64}$', description: 'packet id (bytes32 hex)' },
+          },
         },
         response: { 200: packetRef, 400: errorRef, 404: errorRef },
       },
     },
     async (request) => {
       const packet = await opts.store.get(request.params.id);
-      if (!packet) throw new ApiError('MR_ERR_PACKET_NOT_FOUND', `no packet with id ${request.params.id.toLowerCase()}`);
+      if (!packet)
+        throw new ApiError('MR_ERR_PACKET_NOT_FOUND', `no packet with id ${request.params.id.toLowerCase()}`);
       return packet;
     },
   );
@@ -64,7 +73,11 @@ export const packetsRoutes: FastifyPluginAsync<PacketsRouteOptions> = async (app
               description: 'channel name from the config, or bytes32 channel id',
             },
             limit: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: DEFAULT_LIST_LIMIT },
-            cursor: { type: 'string', pattern: '^[0-9]{1,16}$', description: 'nextCursor of the previous page' },
+            cursor: {
+              type: 'string',
+              pattern: '^[0-9]{1,16}$',
+              description: 'nextCursor of the previous page',
+            },
             order: { type: 'string', enum: ['asc', 'desc'], default: 'asc' },
           },
         },
@@ -73,7 +86,10 @@ export const packetsRoutes: FastifyPluginAsync<PacketsRouteOptions> = async (app
             type: 'object',
             additionalProperties: false,
             required: ['items', 'nextCursor'],
-            properties: { items: { type: 'array', items: packetRef }, nextCursor: { type: ['string', 'null'] } },
+            properties: {
+              items: { type: 'array', items: packetRef },
+              nextCursor: { type: ['string', 'null'] },
+            },
           },
           400: errorRef,
         },
