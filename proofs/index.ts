@@ -39,3 +39,18 @@ export * as rlp from './rlp.js';
 // ---------------------------------------------------------------------------------------------------------
 // QBFT / IBFT 2.0 (proofs/qbft.ts) — exports go here.
 // ---------------------------------------------------------------------------------------------------------
+export {
+  applyHeader,
+  type BftFinality,
+  type BftHeader,
+  createQbftLightClient,
+  decodeHeaderRlp,
+  decodeIbft2ExtraData,
+  decodeQbftExtraData,
+  encodeQbftExtraData,
+  qbftBlockHash,
+  qbftSealDigest,
+  type QbftLightClientState,
+  verifyIbft2Finality,
+  verifyQbftFinality,
+} from './qbft.js';

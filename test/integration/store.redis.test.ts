@@ -101,11 +101,15 @@ describe('PacketStore', () => {
     const t = packet(4);
     await store.upsertSent(t);
     expect(await store.transition(t.id, 'timed_out')).toBe(true);
-    await expect(store.transition(t.id, 'delivered')).rejects.toMatchObject({
-      code: 'MR_ERR_PACKET_TRANSITION',
-    });
+    // delivered lies behind timed_out (an expired packet recorded on the destination): a late move is stale
+    expect(await store.transition(t.id, 'delivered')).toBe(false);
+    expect((await store.get(t.id))?.state).toBe('timed_out');
     expect(await store.transition(t.id, 'refunded', { refundTx: hex32() })).toBe(true);
     expect(await store.transition(t.id, 'timed_out')).toBe(false);
+    // refunded and acknowledged are different fates: moving between them is refused loudly
+    await expect(store.transition(t.id, 'acknowledged')).rejects.toMatchObject({
+      code: 'MR_ERR_PACKET_TRANSITION',
+    });
 
     const f = packet(5);
     await store.upsertSent(f);

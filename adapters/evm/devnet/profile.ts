@@ -3,7 +3,7 @@
  * No key goes into it: the relayer's signer is named by an environment variable.
  */
 import type { MedrelayConfigInput } from '../../../config/schema.js';
-import type { Devnet } from './network.js';
+import type { Devnet, DevnetChainSpec, DevnetChannelSpec } from './network.js';
 
 export interface DevnetProfileOptions {
   keyPrefix: string;
@@ -49,4 +49,73 @@ export function devnetProfile(devnet: Devnet, opts: DevnetProfileOptions): Medre
     })),
     channels: devnet.channels.map((ch) => ({ name: ch.name, source: ch.source, destination: ch.dest })),
   };
+}
+
+interface TemplateChain {
+  name: string;
+  chainId: number;
+  rpcUrl: string;
+  startHeight?: number;
+  finality: { type: 'qbft'; validators: string[] };
+  contracts: Record<string, unknown> & { lightClients?: Record<string, string> };
+}
+
+interface TemplateDoc {
+  relayer?: Record<string, unknown>;
+  chains: TemplateChain[];
+  channels: { name: string; source: string; destination: string }[];
+}
+
+function asTemplate(doc: unknown): TemplateDoc {
+  const d = doc as Partial<TemplateDoc>;
+  if (!d || !Array.isArray(d.chains) || !Array.isArray(d.channels)) {
+    throw new Error('devnet template: expected `chains` and `channels` lists');
+  }
+  return d as TemplateDoc;
+}
+
+/** Chain and channel specs of the devnet described by a profile template (config/devnet.yaml). */
+export function devnetSpecsFromTemplate(doc: unknown): { chains: DevnetChainSpec[]; channels: DevnetChannelSpec[] } {
+  const t = asTemplate(doc);
+  return {
+    chains: t.chains.map((c) => ({
+      name: c.name,
+      chainId: c.chainId,
+      port: Number(new URL(c.rpcUrl).port),
+      role: c.name.startsWith('medical') ? 'medical' : c.name.startsWith('insurer') ? 'insurer' : 'crossborder',
+    })),
+    channels: t.channels.map((c) => ({ name: c.name, source: c.source, dest: c.destination })),
+  };
+}
+
+/**
+ * Fills a profile template with what the devnet deployed: RPC URLs, validator sets, contract addresses (light
+ * clients keyed by remote chain name) and start heights. Everything else in the template is kept as written.
+ */
+export function fillDevnetTemplate(
+  doc: unknown,
+  devnet: Devnet,
+  relayerOverrides: Record<string, unknown> = {},
+): MedrelayConfigInput {
+  const t = asTemplate(structuredClone(doc));
+  const nameOf = new Map(devnet.chains.map((c) => [String(c.spec.chainId), c.spec.name]));
+  for (const c of t.chains) {
+    const d = devnet.chain(c.name);
+    c.rpcUrl = d.rpcUrl;
+    c.startHeight = d.startHeight;
+    c.finality = { type: 'qbft', validators: d.validators };
+    const lightClients = Object.fromEntries(
+      Object.entries(d.contracts.lightClients).map(([id, addr]) => [nameOf.get(id)!, addr]),
+    );
+    c.contracts = {
+      outbox: d.contracts.outbox,
+      inbox: d.contracts.inbox,
+      lightClients,
+      recordRegistry: d.contracts.recordRegistry,
+      recordProofSender: d.contracts.recordProofSender,
+      recordProofStore: d.contracts.recordProofStore,
+    };
+  }
+  t.relayer = { ...(t.relayer ?? {}), ...relayerOverrides };
+  return t as unknown as MedrelayConfigInput;
 }
