@@ -22,6 +22,7 @@ import type {
   TxResult,
 } from '../types.js';
 import { loadArtifact } from './contracts/artifacts.js';
+import { buildReceiptProof, type ReceiptProof, type RpcReceipt } from './receipts.js';
 import { JsonRpcClient } from './rpc.js';
 import { mappingSlot, SLOT } from './storage.js';
 import { DEFAULT_FEE_POLICY, type FeePolicy, TxSender } from './tx-sender.js';
@@ -228,6 +229,18 @@ export class EvmAdapter implements ChainAdapter {
       accountProof: p.accountProof,
       storageProof: sp.proof,
     };
+  }
+
+  /**
+   * Proof that transaction `txHash`'s receipt (with its logs) is in its block's receipt trie; verify it with
+   * `verifyReceiptProof` against the receiptsRoot of a finality-verified header.
+   */
+  async receiptProof(txHash: Hex): Promise<ReceiptProof> {
+    const r = await this.rpc.call<(RpcReceipt & { blockNumber: string }) | null>('eth_getTransactionReceipt', [txHash]);
+    if (!r) throw new ChainError('MR_ERR_RECEIPT_MISSING', `${this.info.name}: no receipt for ${txHash}`, { retryable: true });
+    const block = await this.rpc.call<{ receiptsRoot: Hex }>('eth_getBlockByNumber', [r.blockNumber, false]);
+    const receipts = await this.rpc.call<RpcReceipt[]>('eth_getBlockReceipts', [r.blockNumber]);
+    return buildReceiptProof(BigInt(r.blockNumber), block.receiptsRoot, receipts, Number(BigInt(r.transactionIndex)));
   }
 
   sendCommitmentProof(channel: Hex, height: bigint): Promise<CommitmentProof> {

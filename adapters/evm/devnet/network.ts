@@ -134,11 +134,20 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
     await Promise.allSettled(proxies.map((p) => p.stop()));
     await Promise.allSettled(anvils.map((a) => a.stop()));
   };
+  const blockTime = opts.blockTime ?? 1;
+  if (!(blockTime > 0)) throw new Error(`devnet: blockTime must be positive, got ${blockTime}`);
+  // anvil's evm_setIntervalMining takes whole seconds: sub-second block times are set at start instead, and the
+  // deployment then waits for blocks.
+  const fractional = !Number.isInteger(blockTime);
   try {
     // Automine while deploying (fast), interval mining afterwards (like a real chain's block time).
     const started = await Promise.all(
       specs.map(async (spec) => {
-        const anvil = await startAnvil({ chainId: spec.chainId, port: spec.anvilPort ?? spec.port + 1000 });
+        const anvil = await startAnvil({
+          chainId: spec.chainId,
+          port: spec.anvilPort ?? spec.port + 1000,
+          ...(fractional ? { blockTime } : {}),
+        });
         anvils.push(anvil);
         const keys = Array.from({ length: opts.validatorCount ?? 4 }, () => Uint8Array.from(randomBytes(32)));
         const validators = keys.map(addressOfKey);
@@ -232,8 +241,7 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
       }),
     );
     // Fund nothing else: anvil's dev accounts are prefunded. Switch to interval mining.
-    const blockTime = opts.blockTime ?? 1;
-    await Promise.all(started.map((s) => rpc(s.anvil.rpcUrl, 'evm_setIntervalMining', [blockTime])));
+    if (!fractional) await Promise.all(started.map((s) => rpc(s.anvil.rpcUrl, 'evm_setIntervalMining', [blockTime])));
 
     const chains: DevnetChain[] = deployed.map((d) => ({
       spec: d.spec,
