@@ -56,6 +56,9 @@ export class MerkleAccumulator {
 
   /** Root over the first `size` leaves (defaults to all). */
   root(size = this.size): Uint8Array {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.size) {
+      fail('MR_ERR_ACC_RANGE', `root over ${size} leaves of a tree of ${this.size}`);
+    }
     if (size === this.size) return size === 0 ? ZERO_HASHES[DEPTH]! : this.levels[DEPTH]![0]!;
     const prefix = new MerkleAccumulator();
     for (let i = 0; i < size; i++) prefix.append(this.levels[0]![i]!);

@@ -61,10 +61,21 @@ export class TxSender {
   async send(to: string, data: Hex, iface: Interface, what: string): Promise<TxResult> {
     const gas = await this.estimate(to, data, iface, what);
     const gasLimit = (gas * 12n) / 10n + 10_000n;
-    const { hashes, nonce } = await this.nonces.withNonce(async (n) => {
-      const first = await this.broadcast(to, data, n, gasLimit, 0);
-      return { hashes: [first], nonce: n };
-    });
+    const assign = () =>
+      this.nonces.withNonce(async (n) => {
+        const first = await this.broadcast(to, data, n, gasLimit, 0);
+        return { hashes: [first], nonce: n };
+      });
+    let sent: { hashes: Hex[]; nonce: bigint };
+    try {
+      sent = await assign();
+    } catch (err) {
+      // Another process (or a restart with transactions in flight) used our nonce: the manager has dropped its
+      // cache, so one more try picks up the node's pending count.
+      if (!/nonce too low|nonce.*already been used/i.test(String((err as Error).message))) throw err;
+      sent = await assign();
+    }
+    const { hashes, nonce } = sent;
     return this.waitMined(to, data, nonce, gasLimit, hashes, what);
   }
 

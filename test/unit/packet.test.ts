@@ -6,7 +6,14 @@ import { AbiCoder, keccak256 as ethersKeccak } from 'ethers';
 import { describe, expect, it } from 'vitest';
 import { bytesToHex, type Hex, hexToBytes } from '../../proofs/bytes.js';
 import { ProofError } from '../../proofs/errors.js';
-import { ackLeaf, channelId, decodePacket, encodePacket, type Packet, packetId } from '../../proofs/packet.js';
+import {
+  ackLeaf,
+  channelId,
+  decodePacket,
+  encodePacket,
+  type Packet,
+  packetId,
+} from '../../proofs/packet.js';
 import { type Rng, rng } from '../helpers/random.js';
 
 const abi = AbiCoder.defaultAbiCoder();
@@ -184,9 +191,10 @@ describe('encodePacket / decodePacket', () => {
       { receiver: bytesToHex(new Uint8Array(19)) },
     ];
     for (const b of bad) {
-      expect(codeOf(() => encodePacket({ ...p, ...b })).code, JSON.stringify(b, (_, v) => String(v))).toBe(
-        'MR_ERR_PACKET_ENCODING',
-      );
+      expect(
+        codeOf(() => encodePacket({ ...p, ...b })).code,
+        JSON.stringify(b, (_, v) => String(v)),
+      ).toBe('MR_ERR_PACKET_ENCODING');
     }
   });
 });
@@ -227,7 +235,10 @@ describe('decodePacket rejects non-canonical bytes', () => {
       const e = codeOf(() => decodePacket(setWord(good, w, 256n)));
       expect(e.code).toBe('MR_ERR_PACKET_ENCODING');
       expect(e.message).toMatch(/out of range/);
-      expect(decodePacket(setWord(good, w, 255n))).toEqual({ ...p, [w === W.version ? 'version' : 'kind']: 255 });
+      expect(decodePacket(setWord(good, w, 255n))).toEqual({
+        ...p,
+        [w === W.version ? 'version' : 'kind']: 255,
+      });
     }
   });
 
@@ -307,7 +318,15 @@ describe('decodePacket rejects non-canonical bytes', () => {
 describe('channelId / ackLeaf', () => {
   it('default: channelId = keccak256(abi.encode(uint64, uint64, string)) on random and edge names', () => {
     const r = rng(5);
-    const names = ['', 'records-a', 'a'.repeat(31), 'b'.repeat(32), 'c'.repeat(33), 'dossier médical 病历 🏥', 'x'.repeat(100)];
+    const names = [
+      '',
+      'records-a',
+      'a'.repeat(31),
+      'b'.repeat(32),
+      'c'.repeat(33),
+      'dossier médical 病历 🏥',
+      'x'.repeat(100),
+    ];
     for (let i = 0; i < 40; i++) names.push(bytesToHex(r.bytes(r.int(70))).slice(2));
     for (const name of names) {
       const src = randU64(r);
@@ -342,7 +361,11 @@ describe('channelId / ackLeaf', () => {
   });
 
   it('error: ackLeaf rejects a short id and a status above 255', () => {
-    expect(codeOf(() => ackLeaf(bytesToHex(new Uint8Array(31)), 1, '0x')).code).toBe('MR_ERR_PACKET_ENCODING');
-    expect(codeOf(() => ackLeaf(bytesToHex(new Uint8Array(32)), 256, '0x')).code).toBe('MR_ERR_PACKET_ENCODING');
+    expect(codeOf(() => ackLeaf(bytesToHex(new Uint8Array(31)), 1, '0x')).code).toBe(
+      'MR_ERR_PACKET_ENCODING',
+    );
+    expect(codeOf(() => ackLeaf(bytesToHex(new Uint8Array(32)), 256, '0x')).code).toBe(
+      'MR_ERR_PACKET_ENCODING',
+    );
   });
 });

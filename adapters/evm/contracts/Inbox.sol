@@ -138,11 +138,7 @@ contract Inbox is Owned, ReentrancyGuard {
             if (p.version != PacketLib.VERSION) revert UnsupportedVersion(p.version);
             if (p.destChain != block.chainid) revert WrongDestChain(p.destChain);
             if (p.channel != channel || p.sourceChain != source) revert MixedBatch(i);
-            bytes memory data = abi.encodeCall(IPacketReceiver.onRecvPacket, (p));
-            bytes32 id;
-            assembly ("memory-safe") {
-                id := keccak256(add(data, 36), sub(mload(data), 4))
-            }
+            (bytes memory data, bytes32 id) = _callData(p);
             calls[i] = data;
             ids[i] = id;
         }
@@ -161,17 +157,46 @@ contract Inbox is Owned, ReentrancyGuard {
         // 3. Effects before interactions: the counter is the receipt (re-entry is also locked).
         _nextRecv[channel] = first + n;
 
-        // 4. Deliver. ids[] is reused for the ack leaves.
+        // 4. Deliver. ids[] is reused for the ack leaves. Scratch memory of each iteration is released (results,
+        //    event and leaf encodings are dead once the leaf is stored), so memory cost stays linear in the batch.
         for (uint256 i; i < n; ++i) {
+            uint256 fmp;
+            assembly ("memory-safe") {
+                fmp := mload(0x40)
+            }
             Packet calldata p = packets[i];
             (uint8 status, bytes memory result) = _deliver(p, calls[i]);
             bytes32 id = ids[i];
             emit PacketReceived(channel, first + uint64(i), id, status, result);
             ids[i] = PacketLib.ackLeaf(id, status, result);
+            assembly ("memory-safe") {
+                mstore(0x40, fmp)
+            }
         }
 
         // 5. One accumulator update for the batch: changed branch slots + root.
         ackRoot[channel] = MerkleAccumulator.appendBatch(_ackBranch[channel], first - 1, ids);
+    }
+
+    /// @dev selector(onRecvPacket) ‖ abi.encode(packet), copied straight from calldata, and the packet id.
+    ///      The copy assumes the canonical layout (payload at 0x160 in the tuple). That needs no check: the id is
+    ///      the hash of exactly these bytes and must match the Outbox's commitment (range proof), and the Outbox
+    ///      commits to the canonical `abi.encode`, so a non-canonical tuple can never be accepted. Saves the
+    ///      ABI re-encoding of every packet.
+    function _callData(Packet calldata p) private pure returns (bytes memory data, bytes32 id) {
+        bytes4 selector = IPacketReceiver.onRecvPacket.selector;
+        assembly ("memory-safe") {
+            let len := calldataload(add(p, 0x160))
+            if gt(len, calldatasize()) { revert(0, 0) }
+            let size := add(0x180, and(add(len, 31), not(31))) // 11 head words, length word, padded payload
+            data := mload(0x40)
+            mstore(data, add(36, size))
+            mstore(add(data, 32), selector)
+            mstore(add(data, 36), 0x20)
+            calldatacopy(add(data, 68), p, size)
+            id := keccak256(add(data, 36), add(32, size))
+            mstore(0x40, and(add(add(data, add(68, size)), 31), not(31)))
+        }
     }
 
     function _deliver(Packet calldata p, bytes memory data) private returns (uint8 status, bytes memory result) {

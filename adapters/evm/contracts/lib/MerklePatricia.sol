@@ -60,11 +60,8 @@ library MerklePatricia {
                 // Branch: 16 children + value. Walk to the child selected by the next nibble.
                 if (nib >= 64) revert InvalidStorageProof(BAD_NODE);
                 uint256 target = _nibble(path, nib++);
-                uint256 pos = ps;
-                for (uint256 k; k < 17; ++k) {
-                    if (k == target) childPos = pos;
-                    pos = RLPReader.skip(node, pos);
-                }
+                uint256 pos;
+                (childPos, pos) = _branchChild(node, ps, target);
                 if (pos != pe) revert InvalidStorageProof(BAD_NODE);
             }
             // Resolve the child reference: empty (absent), 32-byte hash, or an inline node (< 32 bytes).
@@ -94,7 +91,50 @@ library MerklePatricia {
         return (uint256(path) >> (252 - 4 * n)) & 0xf;
     }
 
-    /// @dev Decodes the hex-prefix path in node[s:e] and compares it with `path` from nibble `nib`.
+    /// @dev Offset of child `target` of the branch whose payload starts at `ps`, and the offset after all 17 items.
+    ///      Assembly and without canonical-form checks: the node was authenticated by its hash (or is inline in an
+    ///      authenticated node), so it is a well-formed trie node; the bounds and the item count are still checked
+    ///      by the caller (`pos == pe`). This loop is the hot path of every proof.
+    function _branchChild(bytes calldata node, uint256 ps, uint256 target)
+        private
+        pure
+        returns (uint256 childPos, uint256 pos)
+    {
+        uint256 len = node.length;
+        assembly ("memory-safe") {
+            pos := ps
+            for { let k := 0 } lt(k, 17) { k := add(k, 1) } {
+                if eq(k, target) { childPos := pos }
+                if iszero(lt(pos, len)) { break }
+                let w := calldataload(add(node.offset, pos))
+                let b := byte(0, w)
+                switch lt(b, 0x80)
+                case 1 { pos := add(pos, 1) }
+                default {
+                    switch lt(b, 0xb8)
+                    case 1 { pos := add(pos, sub(b, 0x7f)) }
+                    default {
+                        switch lt(b, 0xc0)
+                        case 1 {
+                            let ll := sub(b, 0xb7)
+                            pos := add(add(pos, add(1, ll)), shr(sub(256, shl(3, ll)), shl(8, w)))
+                        }
+                        default {
+                            switch lt(b, 0xf8)
+                            case 1 { pos := add(pos, sub(b, 0xbf)) }
+                            default {
+                                let ll := sub(b, 0xf7)
+                                pos := add(add(pos, add(1, ll)), shr(sub(256, shl(3, ll)), shl(8, w)))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// @dev Decodes the hex-prefix path in node[s:e] and compares it with `path` from nibble `nib`, in O(1): both
+    ///      are laid out as left-aligned nibble strings in one word and compared under a mask.
     function _matchPath(bytes calldata node, uint256 s, uint256 e, bytes32 path, uint256 nib)
         private
         pure
@@ -106,20 +146,17 @@ library MerklePatricia {
         leaf = flag >= 2;
         bool odd = flag & 1 == 1;
         if (!odd && first & 0xf != 0) revert InvalidStorageProof(BAD_NODE);
-        len = (e - s - 1) * 2 + (odd ? 1 : 0);
+        uint256 bytesLen = e - s - 1;
+        if (bytesLen > 32) return (leaf, false, 0);
+        len = bytesLen * 2 + (odd ? 1 : 0);
+        if (len == 0) return (leaf, true, 0);
         if (nib + len > 64) return (leaf, false, len);
-        uint256 k;
-        if (odd) {
-            if (first & 0xf != _nibble(path, nib)) return (leaf, false, len);
-            k = 1;
+        uint256 nodeNibbles;
+        assembly ("memory-safe") {
+            nodeNibbles := calldataload(add(node.offset, add(s, 1)))
+            if odd { nodeNibbles := or(shl(252, and(first, 0xf)), shr(4, nodeNibbles)) }
         }
-        for (uint256 j = s + 1; j < e; ++j) {
-            uint256 b = uint8(node[j]);
-            if (b >> 4 != _nibble(path, nib + k) || b & 0xf != _nibble(path, nib + k + 1)) {
-                return (leaf, false, len);
-            }
-            k += 2;
-        }
-        matches = true;
+        uint256 mask = ~(type(uint256).max >> (4 * len));
+        matches = (nodeNibbles & mask) == ((uint256(path) << (4 * nib)) & mask);
     }
 }
