@@ -42,23 +42,33 @@ export interface GasReport {
 const A_ID = 72001;
 const B_ID = 72002;
 const SIZES = [1, 8, 32];
-const PAYLOAD_BYTES = 192; // a RECORD_PROOF payload: 6 words
+/** Default payload: a RECORD_PROOF payload is 6 words (recordId, sha256, disclosureRoot, institution, time, consent). */
+export const RECORD_PROOF_PAYLOAD_BYTES = 192;
 
 async function mined(p: Promise<{ wait(): Promise<{ gasUsed: bigint } | null> }>): Promise<number> {
   const rc = await (await p).wait();
   return Number(rc!.gasUsed);
 }
 
-async function sendN(a: Endpoint, channel: string, receiver: string, n: number): Promise<number[]> {
+async function sendN(
+  a: Endpoint,
+  channel: string,
+  receiver: string,
+  n: number,
+  payloadBytes: number,
+): Promise<number[]> {
   const gas: number[] = [];
   for (let i = 0; i < n; i++) {
-    gas.push(await mined(a.outbox.sendPacket(channel, receiver, 0, 0, 1, hexlify(randomBytes(PAYLOAD_BYTES)))));
+    gas.push(
+      await mined(a.outbox.sendPacket(channel, receiver, 0, 0, 1, hexlify(randomBytes(payloadBytes)))),
+    );
   }
   return gas;
 }
 
 /** Runs the benchmark on fresh anvils and returns the rows. */
-export async function run(): Promise<GasReport> {
+export async function run(opts: { payloadBytes?: number } = {}): Promise<GasReport> {
+  const payloadBytes = opts.payloadBytes ?? RECORD_PROOF_PAYLOAD_BYTES;
   let A: TestChain | undefined;
   let B: TestChain | undefined;
   try {
@@ -72,21 +82,31 @@ export async function run(): Promise<GasReport> {
     const channel = await openChannel(a, 'bench', B.chainId);
     const receiver = await b.noop.getAddress();
     const seal = async (h: number) =>
-      (await sealAnvilBlock(A!.provider, h, { listed: valsA.addresses, signers: valsA.keys.slice(0, 3) })).rlp;
+      (await sealAnvilBlock(A!.provider, h, { listed: valsA.addresses, signers: valsA.keys.slice(0, 3) }))
+        .rlp;
 
     // Warm-up: first packet on the channel writes fresh slots (nextRecv, ackRoot, branch) once in its life.
-    const sendGas = await sendN(a, channel, receiver, 1);
+    const sendGas = await sendN(a, channel, receiver, 1, payloadBytes);
     let next = 1n;
     {
       const h = await blockNumber(A);
       const x = await buildReceiveArgs(A.provider, a.outbox, channel, h, next, 1);
-      await mined(b.inbox.updateAndReceive(await seal(h), x.height, x.accountProof, x.storageProof, x.packets, x.rangeProof));
+      await mined(
+        b.inbox.updateAndReceive(
+          await seal(h),
+          x.height,
+          x.accountProof,
+          x.storageProof,
+          x.packets,
+          x.rangeProof,
+        ),
+      );
       next += 1n;
     }
 
     const rows: GasRow[] = [];
     for (const n of SIZES) {
-      sendGas.push(...(await sendN(a, channel, receiver, n)));
+      sendGas.push(...(await sendN(a, channel, receiver, n, payloadBytes)));
       const h = await blockNumber(A);
       const header = await seal(h);
       const x = await buildReceiveArgs(A.provider, a.outbox, channel, h, next, n);
@@ -121,7 +141,7 @@ export async function run(): Promise<GasReport> {
       marginalPerPacket: marginal,
       proofsFixed: r1.receiveOnly - marginal,
       sendPacket: Math.round(steadySends.reduce((s, g) => s + g, 0) / steadySends.length),
-      payloadBytes: PAYLOAD_BYTES,
+      payloadBytes,
     };
   } finally {
     await Promise.all([stopChain(A), stopChain(B)]);
@@ -149,10 +169,12 @@ export function toMarkdown(r: GasReport): string {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  run()
-    .then((r) => console.log(toMarkdown(r)))
-    .catch((err) => {
-      console.error(err);
-      process.exit(1);
-    });
+  (async () => {
+    console.log(toMarkdown(await run()));
+    console.log('');
+    console.log(toMarkdown(await run({ payloadBytes: 32 })));
+  })().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
 }

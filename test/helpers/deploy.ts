@@ -3,15 +3,54 @@
  * a QbftLightClient of the remote chain, Outbox, Inbox, and the record apps (RecordRegistry, RecordProofSender,
  * RecordProofStore) plus a NoopReceiver; `linkEndpoints` registers each side as the other's remote.
  */
-import { type Contract, ContractFactory, type Signer } from 'ethers';
+import { type BaseContractMethod, type Contract, ContractFactory, type Signer } from 'ethers';
 import { type ContractName, loadArtifact } from '../../adapters/evm/contracts/artifacts.js';
 
+/** An ethers Contract whose listed methods are known to exist (ethers' own typing makes every name optional). */
+export type Bound<K extends string> = Contract & { [k in K]: BaseContractMethod };
+
+export type LightClientContract = Bound<
+  | 'updateHeader'
+  | 'stateRoot'
+  | 'receiptsRoot'
+  | 'timestamp'
+  | 'latestNumber'
+  | 'validators'
+  | 'quorum'
+  | 'epoch'
+>;
+export type OutboxContract = Bound<
+  | 'openChannel'
+  | 'registerRemote'
+  | 'sendPacket'
+  | 'acknowledgePackets'
+  | 'timeoutPacket'
+  | 'nextSequence'
+  | 'ackedUpTo'
+  | 'sendRoot'
+  | 'sentId'
+  | 'channelDest'
+  | 'remotes'
+>;
+export type InboxContract = Bound<
+  'registerRemote' | 'receivePackets' | 'updateAndReceive' | 'nextRecv' | 'ackRoot' | 'remotes'
+>;
+export type RegistryContract = Bound<
+  'setInstitution' | 'anchor' | 'logAccess' | 'getRecord' | 'isInstitution'
+>;
+export type RecordSenderContract = Bound<'sendRecordProof' | 'delivery' | 'outbox' | 'registry'>;
+export type RecordStoreContract = Bound<'setTrustedSender' | 'getRecordProof' | 'trustedSender' | 'inbox'>;
+
 /** Deploys `name` from `signer` and waits for it to be mined. */
-export async function deployContract(name: ContractName, signer: Signer, ...args: unknown[]): Promise<Contract> {
+export async function deployContract<T extends Contract = Contract>(
+  name: ContractName,
+  signer: Signer,
+  ...args: unknown[]
+): Promise<T> {
   const { abi, bytecode } = loadArtifact(name);
   const contract = await new ContractFactory(abi, bytecode, signer).deploy(...args);
   await contract.waitForDeployment();
-  return contract as Contract;
+  return contract as T;
 }
 
 /** An ethers Contract bound to a deployed address (e.g. to call with another signer). */
@@ -30,12 +69,12 @@ export interface ChainSide {
 export interface Endpoint {
   chainId: bigint;
   /** Light client of the remote chain (lives on this chain). */
-  lightClient: Contract;
-  outbox: Contract;
-  inbox: Contract;
-  registry: Contract;
-  recordSender: Contract;
-  recordStore: Contract;
+  lightClient: LightClientContract;
+  outbox: OutboxContract;
+  inbox: InboxContract;
+  registry: RegistryContract;
+  recordSender: RecordSenderContract;
+  recordStore: RecordStoreContract;
   noop: Contract;
 }
 
@@ -45,17 +84,23 @@ export async function deployEndpoint(
   chainId: bigint,
   remote: { chainId: bigint; validators: readonly string[] },
 ): Promise<Endpoint> {
-  const lightClient = await deployContract('QbftLightClient', signer, remote.chainId, [...remote.validators]);
-  const outbox = await deployContract('Outbox', signer);
-  const inbox = await deployContract('Inbox', signer);
-  const registry = await deployContract('RecordRegistry', signer);
-  const recordSender = await deployContract(
+  const lightClient = await deployContract<LightClientContract>('QbftLightClient', signer, remote.chainId, [
+    ...remote.validators,
+  ]);
+  const outbox = await deployContract<OutboxContract>('Outbox', signer);
+  const inbox = await deployContract<InboxContract>('Inbox', signer);
+  const registry = await deployContract<RegistryContract>('RecordRegistry', signer);
+  const recordSender = await deployContract<RecordSenderContract>(
     'RecordProofSender',
     signer,
     await outbox.getAddress(),
     await registry.getAddress(),
   );
-  const recordStore = await deployContract('RecordProofStore', signer, await inbox.getAddress());
+  const recordStore = await deployContract<RecordStoreContract>(
+    'RecordProofStore',
+    signer,
+    await inbox.getAddress(),
+  );
   const noop = await deployContract('NoopReceiver', signer);
   return { chainId, lightClient, outbox, inbox, registry, recordSender, recordStore, noop };
 }
@@ -70,12 +115,17 @@ export async function linkEndpoints(a: Endpoint, b: Endpoint): Promise<void> {
     await (await here.outbox.registerRemote(there.chainId, lc, await there.inbox.getAddress())).wait();
     await (await here.inbox.registerRemote(there.chainId, lc, await there.outbox.getAddress())).wait();
     // The record store trusts the remote RecordProofSender only.
-    await (await here.recordStore.setTrustedSender(there.chainId, await there.recordSender.getAddress())).wait();
+    await (
+      await here.recordStore.setTrustedSender(there.chainId, await there.recordSender.getAddress())
+    ).wait();
   }
 }
 
 /** Both endpoints, linked. */
-export async function deployRelayContracts(a: ChainSide, b: ChainSide): Promise<{ a: Endpoint; b: Endpoint }> {
+export async function deployRelayContracts(
+  a: ChainSide,
+  b: ChainSide,
+): Promise<{ a: Endpoint; b: Endpoint }> {
   const ea = await deployEndpoint(a.signer, a.chainId, { chainId: b.chainId, validators: b.validators });
   const eb = await deployEndpoint(b.signer, b.chainId, { chainId: a.chainId, validators: a.validators });
   await linkEndpoints(ea, eb);

@@ -55,7 +55,10 @@ export function signSeal(digest: Uint8Array, key: Uint8Array): Uint8Array {
 }
 
 /** QBFT header fields over an anvil block (its stateRoot/receiptsRoot/number/timestamp, BFT constants). */
-export function qbftHeaderFromBlock(block: Readonly<Record<string, unknown>>, listed: readonly string[]): BftHeader {
+export function qbftHeaderFromBlock(
+  block: Readonly<Record<string, unknown>>,
+  listed: readonly string[],
+): BftHeader {
   const s = (k: string): string => {
     const v = block[k];
     if (typeof v !== 'string') throw new Error(`anvil block: field ${k} missing`);
@@ -113,11 +116,14 @@ export function reencode(base: BftHeader, extra: BftExtraData): Hex {
 }
 
 /** anvil's block `number` as a JSON-RPC object. */
-export async function getBlock(provider: JsonRpcProvider, number: number | bigint): Promise<Record<string, unknown>> {
-  const b = (await provider.send('eth_getBlockByNumber', [`0x${BigInt(number).toString(16)}`, false])) as Record<
-    string,
-    unknown
-  > | null;
+export async function getBlock(
+  provider: JsonRpcProvider,
+  number: number | bigint,
+): Promise<Record<string, unknown>> {
+  const b = (await provider.send('eth_getBlockByNumber', [
+    `0x${BigInt(number).toString(16)}`,
+    false,
+  ])) as Record<string, unknown> | null;
   if (!b) throw new Error(`anvil has no block ${number}`);
   return b;
 }
@@ -132,7 +138,10 @@ export async function sealAnvilBlock(
 }
 
 /** A deterministic validator set for tests: `count` keys from `seed`, quorum ceil(2n/3). */
-export function testValidators(seed: string, count = 4): { keys: Uint8Array[]; addresses: Hex[]; quorum: number } {
+export function testValidators(
+  seed: string,
+  count = 4,
+): { keys: Uint8Array[]; addresses: Hex[]; quorum: number } {
   const { keys, validators } = deriveValidatorKeys(seed, count);
   return { keys, addresses: validators, quorum: Math.ceil((2 * count) / 3) };
 }

@@ -171,7 +171,12 @@ export async function buildAckArgs(
   for (const r of received) acc.append(ackLeaf(r.id, r.status, r.result));
   const sent = await sentPackets(outbox, channel);
   const start = Number(fromSeq - 1n);
-  const proof = await getStorageProof(destProvider, await inbox.getAddress(), mappingSlot(channel, SLOT.INBOX_ACK_ROOT), height);
+  const proof = await getStorageProof(
+    destProvider,
+    await inbox.getAddress(),
+    mappingSlot(channel, SLOT.INBOX_ACK_ROOT),
+    height,
+  );
   const slice = received.slice(start, start + count);
   return {
     height: BigInt(height),
@@ -191,5 +196,10 @@ export async function buildNextRecvProof(
   channel: string,
   height: number | bigint,
 ): Promise<StorageProofArgs> {
-  return getStorageProof(destProvider, await inbox.getAddress(), mappingSlot(channel, SLOT.INBOX_NEXT_RECV), height);
+  return getStorageProof(
+    destProvider,
+    await inbox.getAddress(),
+    mappingSlot(channel, SLOT.INBOX_NEXT_RECV),
+    height,
+  );
 }

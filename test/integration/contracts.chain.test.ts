@@ -3,12 +3,12 @@
  * light client of B for acks), B = insurer chain (QbftLightClient of A, Inbox, RecordProofStore, NoopReceiver).
  * Headers are anvil blocks sealed as Besu QBFT by test validator keys; proofs come from anvil's eth_getProof.
  */
-import { type Contract, keccak256, toUtf8Bytes } from 'ethers';
+import { keccak256, toUtf8Bytes } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealQbftHeader } from '../../adapters/evm/devnet/sealer.js';
 import { MerkleAccumulator } from '../../proofs/accumulator.js';
 import type { Hex } from '../../proofs/bytes.js';
-import { ackLeaf, AckStatus, type Packet } from '../../proofs/packet.js';
+import { AckStatus, ackLeaf, type Packet } from '../../proofs/packet.js';
 import type { BftExtraData } from '../../proofs/qbft.js';
 import { decodeQbftExtraData, qbftBlockHash } from '../../proofs/qbft.js';
 import {
@@ -21,7 +21,14 @@ import {
   stopChain,
   type TestChain,
 } from '../helpers/chain.js';
-import { deployContract, deployRelayContracts, type Endpoint, openChannel } from '../helpers/deploy.js';
+import {
+  deployContract,
+  deployRelayContracts,
+  type Endpoint,
+  type LightClientContract,
+  openChannel,
+  type RegistryContract,
+} from '../helpers/deploy.js';
 import { readFixture } from '../helpers/fixtures.js';
 import {
   getBlock,
@@ -36,8 +43,8 @@ import {
   buildAckArgs,
   buildNextRecvProof,
   buildReceiveArgs,
-  receivedPackets,
   type ReceiveArgs,
+  receivedPackets,
   sentPackets,
 } from '../helpers/relay.js';
 
@@ -57,10 +64,13 @@ let channel: string;
  * Seals the head of `chain` with 3 of 4 validator keys (keys 1..3: any quorum works) and submits it. Mines an
  * empty block first if the head is already known to `lc` (headers must increase).
  */
-async function relayHeader(chain: TestChain, lc: Contract, vals: typeof valsA): Promise<number> {
+async function relayHeader(chain: TestChain, lc: LightClientContract, vals: typeof valsA): Promise<number> {
   if (BigInt(await blockNumber(chain)) <= (await lc.latestNumber())) await mine(chain);
   const height = await blockNumber(chain);
-  const sealed = await sealAnvilBlock(chain.provider, height, { listed: vals.addresses, signers: vals.keys.slice(1) });
+  const sealed = await sealAnvilBlock(chain.provider, height, {
+    listed: vals.addresses,
+    signers: vals.keys.slice(1),
+  });
   await (await lc.updateHeader(sealed.rlp)).wait();
   return height;
 }
@@ -107,7 +117,13 @@ const record = (i: number): string => keccak256(toUtf8Bytes(`record-${i}`));
 describe('source chain: anchors and sends', () => {
   it('anchors a record and sends record-proof packets committed to sendRoot', async () => {
     for (let i = 1; i <= 4; i++) {
-      await (await a.registry.anchor(record(i), keccak256(toUtf8Bytes(`doc-${i}`)), keccak256(toUtf8Bytes(`d-${i}`)))).wait();
+      await (
+        await a.registry.anchor(
+          record(i),
+          keccak256(toUtf8Bytes(`doc-${i}`)),
+          keccak256(toUtf8Bytes(`d-${i}`)),
+        )
+      ).wait();
       expect(await sendRecordProof(record(i))).toBe(BigInt(i));
     }
     const sent = await sentPackets(a.outbox, channel);
@@ -121,12 +137,14 @@ describe('source chain: anchors and sends', () => {
 
   it('rejects sends on unknown channels and anchors by non-institutions', async () => {
     const bad = keccak256(toUtf8Bytes('nope'));
-    expect((await revertOf(() => a.outbox.sendPacket.staticCall(bad, A.signer.address, 0, 0, 1, '0x'))).name).toBe(
-      'UnknownChannel',
-    );
+    expect(
+      (await revertOf(() => a.outbox.sendPacket.staticCall(bad, A.signer.address, 0, 0, 1, '0x'))).name,
+    ).toBe('UnknownChannel');
     const other = await A.provider.getSigner(1);
-    const reg = a.registry.connect(other) as Contract;
-    expect((await revertOf(() => reg.anchor.staticCall(record(99), record(99), record(99)))).name).toBe('NotInstitution');
+    const reg = a.registry.connect(other) as RegistryContract;
+    expect((await revertOf(() => reg.anchor.staticCall(record(99), record(99), record(99)))).name).toBe(
+      'NotInstitution',
+    );
   });
 });
 
@@ -136,7 +154,10 @@ describe('light client: QBFT header verification', () => {
 
   beforeAll(async () => {
     height = await blockNumber(A);
-    good = await sealAnvilBlock(A.provider, height, { listed: valsA.addresses, signers: valsA.keys.slice(0, 3) });
+    good = await sealAnvilBlock(A.provider, height, {
+      listed: valsA.addresses,
+      signers: valsA.keys.slice(0, 3),
+    });
   });
 
   const lcCall = (rlp: string) => () => b.lightClient.updateHeader.staticCall(rlp);
@@ -150,7 +171,10 @@ describe('light client: QBFT header verification', () => {
   });
 
   it('rejects a seal by a non-validator', async () => {
-    const s = sealHeader(good.header, { listed: valsA.addresses, signers: [...valsA.keys.slice(0, 2), outsider.keys[0]!] });
+    const s = sealHeader(good.header, {
+      listed: valsA.addresses,
+      signers: [...valsA.keys.slice(0, 2), outsider.keys[0]!],
+    });
     const r = await revertOf(lcCall(s.rlp));
     expect(r.name).toBe('NotValidator');
     expect(String(r.args[0]).toLowerCase()).toBe(outsider.addresses[0]);
@@ -171,7 +195,10 @@ describe('light client: QBFT header verification', () => {
   it('rejects a header field changed after sealing', async () => {
     const forged = reencode({ ...good.header, stateRoot: keccak256('0x01') }, extraOf());
     expect((await revertOf(lcCall(forged))).name).toBe('NotValidator');
-    const forged2 = reencode({ ...good.header, timestamp: `0x${(BigInt(good.header.timestamp) + 1n).toString(16)}` }, extraOf());
+    const forged2 = reencode(
+      { ...good.header, timestamp: `0x${(BigInt(good.header.timestamp) + 1n).toString(16)}` },
+      extraOf(),
+    );
     expect((await revertOf(lcCall(forged2))).name).toBe('NotValidator');
   });
 
@@ -179,7 +206,9 @@ describe('light client: QBFT header verification', () => {
     const e = extraOf();
     e.round = 1n;
     const forged = reencode(good.header, e);
-    expect(Buffer.from(qbftBlockHash(Buffer.from(forged.slice(2), 'hex'))).toString('hex')).toBe(good.hash.slice(2));
+    expect(Buffer.from(qbftBlockHash(Buffer.from(forged.slice(2), 'hex'))).toString('hex')).toBe(
+      good.hash.slice(2),
+    );
     expect((await revertOf(lcCall(forged))).name).toBe('NotValidator');
   });
 
@@ -224,9 +253,15 @@ describe('inbox: delivery and forged inputs', () => {
     expect((await revertOf(() => recv(args, { storageProof: sp }))).name).toBe('InvalidStorageProof');
     // A valid proof, but of another slot (the sentId of sequence 1).
     const wrongSlot = keccak256(
-      `0x${(await import('ethers')).AbiCoder.defaultAbiCoder().encode(['uint64', 'bytes32'], [1, keccak256(`${channel}${'00'.repeat(31)}03`)]).slice(2)}`,
+      `0x${(await import('ethers')).AbiCoder.defaultAbiCoder()
+        .encode(['uint64', 'bytes32'], [1, keccak256(`${channel}${'00'.repeat(31)}03`)])
+        .slice(2)}`,
     );
-    const other = await A.provider.send('eth_getProof', [await a.outbox.getAddress(), [wrongSlot], `0x${height.toString(16)}`]);
+    const other = await A.provider.send('eth_getProof', [
+      await a.outbox.getAddress(),
+      [wrongSlot],
+      `0x${height.toString(16)}`,
+    ]);
     expect((await revertOf(() => recv(args, { storageProof: other.storageProof[0].proof }))).name).toBe(
       'InvalidStorageProof',
     );
@@ -236,9 +271,10 @@ describe('inbox: delivery and forged inputs', () => {
     expect((await revertOf(() => recv(args, { accountProof: args.accountProof.slice(0, -1) }))).name).toBe(
       'InvalidStorageProof',
     );
-    expect((await revertOf(() => recv(args, { storageProof: [...args.storageProof, args.storageProof[0]!] }))).name).toBe(
-      'InvalidStorageProof',
-    );
+    expect(
+      (await revertOf(() => recv(args, { storageProof: [...args.storageProof, args.storageProof[0]!] })))
+        .name,
+    ).toBe('InvalidStorageProof');
   });
 
   it('rejects forged range proofs: flipped sibling, wrong start, extra item, missing item', async () => {
@@ -248,21 +284,28 @@ describe('inbox: delivery and forged inputs', () => {
     const sent = await sentPackets(a.outbox, channel);
     const acc = new MerkleAccumulator();
     for (const s of sent) acc.append(s.id);
-    expect((await revertOf(() => recv(args, { rangeProof: acc.rangeProof(1, 3) }))).name).toBe('InvalidRangeProof');
-    expect((await revertOf(() => recv(args, { rangeProof: [...args.rangeProof, args.rangeProof[0]!] }))).name).toBe(
+    expect((await revertOf(() => recv(args, { rangeProof: acc.rangeProof(1, 3) }))).name).toBe(
       'InvalidRangeProof',
     );
+    expect(
+      (await revertOf(() => recv(args, { rangeProof: [...args.rangeProof, args.rangeProof[0]!] }))).name,
+    ).toBe('InvalidRangeProof');
     expect((await revertOf(() => recv(args, { rangeProof: args.rangeProof.slice(0, -1) }))).name).toBe(
       'InvalidRangeProof',
     );
   });
 
   it('rejects tampered packets (payload, receiver, timeout)', async () => {
-    const tamper = (i: number, p: Partial<Packet>) => args.packets.map((x, j) => (j === i ? { ...x, ...p } : x));
+    const tamper = (i: number, p: Partial<Packet>) =>
+      args.packets.map((x, j) => (j === i ? { ...x, ...p } : x));
     const payload = flipByte(args.packets[1]!.payload, 3);
-    expect((await revertOf(() => recv(args, { packets: tamper(1, { payload }) }))).name).toBe('InvalidRangeProof');
+    expect((await revertOf(() => recv(args, { packets: tamper(1, { payload }) }))).name).toBe(
+      'InvalidRangeProof',
+    );
     const receiver = (await b.noop.getAddress()).toLowerCase() as Hex;
-    expect((await revertOf(() => recv(args, { packets: tamper(0, { receiver }) }))).name).toBe('InvalidRangeProof');
+    expect((await revertOf(() => recv(args, { packets: tamper(0, { receiver }) }))).name).toBe(
+      'InvalidRangeProof',
+    );
     expect((await revertOf(() => recv(args, { packets: tamper(2, { timeoutTimestamp: 5n }) }))).name).toBe(
       'InvalidRangeProof',
     );
@@ -272,7 +315,10 @@ describe('inbox: delivery and forged inputs', () => {
     const skip = await buildReceiveArgs(A.provider, a.outbox, channel, height, 2n, 2);
     expect(await revertOf(() => recv(skip))).toEqual({ name: 'SequenceOutOfOrder', args: [1n, 2n] });
     const gap = [args.packets[0]!, args.packets[2]!];
-    expect(await revertOf(() => recv(args, { packets: gap }))).toEqual({ name: 'SequenceOutOfOrder', args: [2n, 3n] });
+    expect(await revertOf(() => recv(args, { packets: gap }))).toEqual({
+      name: 'SequenceOutOfOrder',
+      args: [2n, 3n],
+    });
     expect(await revertOf(() => recv(args, { height: BigInt(height - 1) }))).toEqual({
       name: 'UnknownHeight',
       args: [BigInt(height - 1)],
@@ -282,12 +328,20 @@ describe('inbox: delivery and forged inputs', () => {
   });
 
   it('delivers 3 packets with valid proofs: stores record proofs, emits events, commits acks', async () => {
-    const tx = await b.inbox.receivePackets(args.height, args.accountProof, args.storageProof, args.packets, args.rangeProof);
+    const tx = await b.inbox.receivePackets(
+      args.height,
+      args.accountProof,
+      args.storageProof,
+      args.packets,
+      args.rangeProof,
+    );
     const rc = await tx.wait();
     const received = rc.logs
       .filter((l: { address: string }) => l.address === b.inbox.target)
       .map((l: never) => b.inbox.interface.parseLog(l)!);
-    expect(received.map((e: { args: { sequence: bigint; status: bigint } }) => [e.args.sequence, e.args.status])).toEqual([
+    expect(
+      received.map((e: { args: { sequence: bigint; status: bigint } }) => [e.args.sequence, e.args.status]),
+    ).toEqual([
       [1n, 1n],
       [2n, 1n],
       [3n, 1n],
@@ -322,20 +376,41 @@ describe('inbox: delivery and forged inputs', () => {
   });
 
   it('updateAndReceive: header update + proofs + packet in one transaction', async () => {
-    await (await a.registry.anchor(record(5), keccak256(toUtf8Bytes('doc-5')), keccak256(toUtf8Bytes('d-5')))).wait();
+    await (
+      await a.registry.anchor(record(5), keccak256(toUtf8Bytes('doc-5')), keccak256(toUtf8Bytes('d-5')))
+    ).wait();
     // sequence 4 was sent earlier; deliver 4 and 5 under a fresh header.
     expect(await sendRecordProof(record(5))).toBe(5n);
     const h = await blockNumber(A);
-    const sealed = await sealAnvilBlock(A.provider, h, { listed: valsA.addresses, signers: valsA.keys.slice(0, 3) });
+    const sealed = await sealAnvilBlock(A.provider, h, {
+      listed: valsA.addresses,
+      signers: valsA.keys.slice(0, 3),
+    });
     const x = await buildReceiveArgs(A.provider, a.outbox, channel, h, 4n, 2);
     // A header that does not match `height` is refused.
     expect(
-      (await revertOf(() =>
-        b.inbox.updateAndReceive.staticCall(sealed.rlp, BigInt(h + 1), x.accountProof, x.storageProof, x.packets, x.rangeProof),
-      )).name,
+      (
+        await revertOf(() =>
+          b.inbox.updateAndReceive.staticCall(
+            sealed.rlp,
+            BigInt(h + 1),
+            x.accountProof,
+            x.storageProof,
+            x.packets,
+            x.rangeProof,
+          ),
+        )
+      ).name,
     ).toBe('HeightMismatch');
     const rc = await (
-      await b.inbox.updateAndReceive(sealed.rlp, x.height, x.accountProof, x.storageProof, x.packets, x.rangeProof)
+      await b.inbox.updateAndReceive(
+        sealed.rlp,
+        x.height,
+        x.accountProof,
+        x.storageProof,
+        x.packets,
+        x.rangeProof,
+      )
     ).wait();
     expect(rc.status).toBe(1);
     expect(await b.lightClient.latestNumber()).toBe(BigInt(h));
@@ -351,12 +426,30 @@ describe('acknowledgements, expiry and timeouts back on the source chain', () =>
     const badStatus = [...x.statuses];
     badStatus[0] = AckStatus.APP_ERROR;
     expect(
-      (await revertOf(() =>
-        a.outbox.acknowledgePackets.staticCall(x.height, x.accountProof, x.storageProof, x.packets, badStatus, x.results, x.rangeProof),
-      )).name,
+      (
+        await revertOf(() =>
+          a.outbox.acknowledgePackets.staticCall(
+            x.height,
+            x.accountProof,
+            x.storageProof,
+            x.packets,
+            badStatus,
+            x.results,
+            x.rangeProof,
+          ),
+        )
+      ).name,
     ).toBe('InvalidRangeProof');
     const rc = await (
-      await a.outbox.acknowledgePackets(x.height, x.accountProof, x.storageProof, x.packets, x.statuses, x.results, x.rangeProof)
+      await a.outbox.acknowledgePackets(
+        x.height,
+        x.accountProof,
+        x.storageProof,
+        x.packets,
+        x.statuses,
+        x.results,
+        x.rangeProof,
+      )
     ).wait();
     const names = rc.logs.map((l: never) => {
       for (const c of [a.outbox, a.recordSender]) {
@@ -374,21 +467,37 @@ describe('acknowledgements, expiry and timeouts back on the source chain', () =>
     expect(await a.outbox.sentId(channel, 1)).toBe(`0x${'00'.repeat(32)}`);
     // Replaying the same acks fails: settlement is in order from ackedUpTo + 1.
     expect(
-      (await revertOf(() =>
-        a.outbox.acknowledgePackets.staticCall(x.height, x.accountProof, x.storageProof, x.packets, x.statuses, x.results, x.rangeProof),
-      )).name,
+      (
+        await revertOf(() =>
+          a.outbox.acknowledgePackets.staticCall(
+            x.height,
+            x.accountProof,
+            x.storageProof,
+            x.packets,
+            x.statuses,
+            x.results,
+            x.rangeProof,
+          ),
+        )
+      ).name,
     ).toBe('SequenceOutOfOrder');
   });
 
   it('an expired packet gets status TIMEOUT without calling the app, and is acked as timed out', async () => {
-    await (await a.registry.anchor(record(6), keccak256(toUtf8Bytes('doc-6')), keccak256(toUtf8Bytes('d-6')))).wait();
+    await (
+      await a.registry.anchor(record(6), keccak256(toUtf8Bytes('doc-6')), keccak256(toUtf8Bytes('d-6')))
+    ).wait();
     const seq = await sendRecordProof(record(6), (await latestTimestamp(B)) + 30n);
     expect(seq).toBe(6n);
     await advanceTime(B, 60);
     const h = await relayHeader(A, b.lightClient, valsA);
     const x = await buildReceiveArgs(A.provider, a.outbox, channel, h, 6n, 1);
-    const rc = await (await b.inbox.receivePackets(x.height, x.accountProof, x.storageProof, x.packets, x.rangeProof)).wait();
-    const evs = rc.logs.map((l: never) => b.inbox.interface.parseLog(l) ?? b.recordStore.interface.parseLog(l));
+    const rc = await (
+      await b.inbox.receivePackets(x.height, x.accountProof, x.storageProof, x.packets, x.rangeProof)
+    ).wait();
+    const evs = rc.logs.map(
+      (l: never) => b.inbox.interface.parseLog(l) ?? b.recordStore.interface.parseLog(l),
+    );
     expect(evs.map((e: { name: string }) => e.name)).toEqual(['PacketReceived']);
     expect(evs[0].args.status).toBe(3n);
     expect((await b.recordStore.getRecordProof(record(6))).packetId).toBe(`0x${'00'.repeat(32)}`);
@@ -396,14 +505,24 @@ describe('acknowledgements, expiry and timeouts back on the source chain', () =>
     const hB = await relayHeader(B, a.lightClient, valsB);
     const ack = await buildAckArgs(B.provider, b.inbox, a.outbox, channel, hB, 6n, 1);
     await (
-      await a.outbox.acknowledgePackets(ack.height, ack.accountProof, ack.storageProof, ack.packets, ack.statuses, ack.results, ack.rangeProof)
+      await a.outbox.acknowledgePackets(
+        ack.height,
+        ack.accountProof,
+        ack.storageProof,
+        ack.packets,
+        ack.statuses,
+        ack.results,
+        ack.rangeProof,
+      )
     ).wait();
     expect(await a.recordSender.delivery((await sentPackets(a.outbox, channel))[5]!.id)).toBe(4n); // TimedOut
   });
 
   it('timeoutPacket: reverts before the timeout, succeeds after it with proof of non-receipt, calls onTimeout', async () => {
     const now = await latestTimestamp(B);
-    await (await a.registry.anchor(record(7), keccak256(toUtf8Bytes('doc-7')), keccak256(toUtf8Bytes('d-7')))).wait();
+    await (
+      await a.registry.anchor(record(7), keccak256(toUtf8Bytes('doc-7')), keccak256(toUtf8Bytes('d-7')))
+    ).wait();
     const seq7 = await sendRecordProof(record(7), now + 100n);
     const seq8 = await sendRecordProof(record(7), now + 100_000n);
     expect([seq7, seq8]).toEqual([7n, 8n]);
@@ -413,12 +532,20 @@ describe('acknowledgements, expiry and timeouts back on the source chain', () =>
     const pEarly = await buildNextRecvProof(B.provider, b.inbox, channel, early);
     expect(pEarly.value).toBe(7n);
     expect(
-      (await revertOf(() => a.outbox.timeoutPacket.staticCall(early, pEarly.accountProof, pEarly.storageProof, packet7))).name,
+      (
+        await revertOf(() =>
+          a.outbox.timeoutPacket.staticCall(early, pEarly.accountProof, pEarly.storageProof, packet7),
+        )
+      ).name,
     ).toBe('NotTimedOut');
     // Not yet settleable: a later packet cannot be timed out before the earlier one.
     const packet8 = (await sentPackets(a.outbox, channel))[7]!.packet;
     expect(
-      (await revertOf(() => a.outbox.timeoutPacket.staticCall(early, pEarly.accountProof, pEarly.storageProof, packet8))).name,
+      (
+        await revertOf(() =>
+          a.outbox.timeoutPacket.staticCall(early, pEarly.accountProof, pEarly.storageProof, packet8),
+        )
+      ).name,
     ).toBe('SequenceOutOfOrder');
 
     await advanceTime(B, 200);
@@ -426,12 +553,23 @@ describe('acknowledgements, expiry and timeouts back on the source chain', () =>
     const pLate = await buildNextRecvProof(B.provider, b.inbox, channel, late);
     // A forged nextRecv proof is refused.
     expect(
-      (await revertOf(() =>
-        a.outbox.timeoutPacket.staticCall(late, pLate.accountProof, pLate.storageProof.slice(0, -1), packet7),
-      )).name,
+      (
+        await revertOf(() =>
+          a.outbox.timeoutPacket.staticCall(
+            late,
+            pLate.accountProof,
+            pLate.storageProof.slice(0, -1),
+            packet7,
+          ),
+        )
+      ).name,
     ).toBe('InvalidStorageProof');
-    const rc = await (await a.outbox.timeoutPacket(late, pLate.accountProof, pLate.storageProof, packet7)).wait();
-    const names = rc.logs.map((l: never) => (a.outbox.interface.parseLog(l) ?? a.recordSender.interface.parseLog(l))?.name);
+    const rc = await (
+      await a.outbox.timeoutPacket(late, pLate.accountProof, pLate.storageProof, packet7)
+    ).wait();
+    const names = rc.logs.map(
+      (l: never) => (a.outbox.interface.parseLog(l) ?? a.recordSender.interface.parseLog(l))?.name,
+    );
     expect(names).toEqual(['PacketTimedOut', 'RecordProofSettled']);
     expect(await a.recordSender.delivery((await sentPackets(a.outbox, channel))[6]!.id)).toBe(4n);
     expect(await a.outbox.ackedUpTo(channel)).toBe(7n);
@@ -441,7 +579,9 @@ describe('acknowledgements, expiry and timeouts back on the source chain', () =>
     // Deliver 7 (expired: TIMEOUT, app not called) and 8 (in time: SUCCESS).
     const h = await relayHeader(A, b.lightClient, valsA);
     const x = await buildReceiveArgs(A.provider, a.outbox, channel, h, 7n, 2);
-    await (await b.inbox.receivePackets(x.height, x.accountProof, x.storageProof, x.packets, x.rangeProof)).wait();
+    await (
+      await b.inbox.receivePackets(x.height, x.accountProof, x.storageProof, x.packets, x.rangeProof)
+    ).wait();
     const got = (await receivedPackets(b.inbox, channel)).slice(6).map((r) => r.status);
     expect(got).toEqual([AckStatus.TIMEOUT, AckStatus.SUCCESS]);
 
@@ -449,13 +589,23 @@ describe('acknowledgements, expiry and timeouts back on the source chain', () =>
     const late = await relayHeader(B, a.lightClient, valsB);
     const p = await buildNextRecvProof(B.provider, b.inbox, channel, late);
     const packet8 = (await sentPackets(a.outbox, channel))[7]!.packet;
-    expect(await revertOf(() => a.outbox.timeoutPacket.staticCall(late, p.accountProof, p.storageProof, packet8))).toEqual({
+    expect(
+      await revertOf(() => a.outbox.timeoutPacket.staticCall(late, p.accountProof, p.storageProof, packet8)),
+    ).toEqual({
       name: 'AlreadyReceived',
       args: [channel, 8n],
     });
     const ack = await buildAckArgs(B.provider, b.inbox, a.outbox, channel, late, 8n, 1);
     await (
-      await a.outbox.acknowledgePackets(ack.height, ack.accountProof, ack.storageProof, ack.packets, ack.statuses, ack.results, ack.rangeProof)
+      await a.outbox.acknowledgePackets(
+        ack.height,
+        ack.accountProof,
+        ack.storageProof,
+        ack.packets,
+        ack.statuses,
+        ack.results,
+        ack.rangeProof,
+      )
     ).wait();
     expect(await a.recordSender.delivery((await sentPackets(a.outbox, channel))[7]!.id)).toBe(2n);
     expect(await a.outbox.ackedUpTo(channel)).toBe(8n);
@@ -464,33 +614,69 @@ describe('acknowledgements, expiry and timeouts back on the source chain', () =>
 
 describe('validator-set rotation and interop', () => {
   it('old set seals a header listing a new set; later headers need the new set', async () => {
-    const lc = await deployContract('QbftLightClient', B.signer, A.chainId, valsA.addresses);
+    const lc = await deployContract<LightClientContract>(
+      'QbftLightClient',
+      B.signer,
+      A.chainId,
+      valsA.addresses,
+    );
     const next = testValidators('medrelay-test-hospital-next', 5);
     await mine(A, 3);
     const n = await blockNumber(A);
-    const h1 = await sealAnvilBlock(A.provider, n - 2, { listed: next.addresses, signers: valsA.keys.slice(0, 3) });
+    const h1 = await sealAnvilBlock(A.provider, n - 2, {
+      listed: next.addresses,
+      signers: valsA.keys.slice(0, 3),
+    });
     const rc = await (await lc.updateHeader(h1.rlp)).wait();
-    const changed = rc.logs.map((l: never) => lc.interface.parseLog(l)!).find((e: { name: string }) => e.name === 'ValidatorSetChanged');
+    const changed = rc.logs
+      .map((l: never) => lc.interface.parseLog(l)!)
+      .find((e: { name: string }) => e.name === 'ValidatorSetChanged');
     expect(changed.args.epoch).toBe(1n);
     expect((await lc.validators()).map((x: string) => x.toLowerCase())).toEqual(next.addresses);
     expect(await lc.quorum()).toBe(4n);
     // The old set can no longer finalize headers, whatever list it writes.
-    const old = await sealAnvilBlock(A.provider, n - 1, { listed: valsA.addresses, signers: valsA.keys.slice(0, 3) });
+    const old = await sealAnvilBlock(A.provider, n - 1, {
+      listed: valsA.addresses,
+      signers: valsA.keys.slice(0, 3),
+    });
     expect((await revertOf(() => lc.updateHeader.staticCall(old.rlp))).name).toBe('NotValidator');
-    const oldListingNew = await sealAnvilBlock(A.provider, n - 1, { listed: next.addresses, signers: valsA.keys });
+    const oldListingNew = await sealAnvilBlock(A.provider, n - 1, {
+      listed: next.addresses,
+      signers: valsA.keys,
+    });
     expect((await revertOf(() => lc.updateHeader.staticCall(oldListingNew.rlp))).name).toBe('NotValidator');
-    const threeOfFive = await sealAnvilBlock(A.provider, n - 1, { listed: next.addresses, signers: next.keys.slice(0, 3) });
-    expect(await revertOf(() => lc.updateHeader.staticCall(threeOfFive.rlp))).toEqual({ name: 'BelowQuorum', args: [3n, 4n] });
-    const ok = await sealAnvilBlock(A.provider, n - 1, { listed: next.addresses, signers: next.keys.slice(1) });
+    const threeOfFive = await sealAnvilBlock(A.provider, n - 1, {
+      listed: next.addresses,
+      signers: next.keys.slice(0, 3),
+    });
+    expect(await revertOf(() => lc.updateHeader.staticCall(threeOfFive.rlp))).toEqual({
+      name: 'BelowQuorum',
+      args: [3n, 4n],
+    });
+    const ok = await sealAnvilBlock(A.provider, n - 1, {
+      listed: next.addresses,
+      signers: next.keys.slice(1),
+    });
     await (await lc.updateHeader(ok.rlp)).wait();
     expect(await lc.latestNumber()).toBe(BigInt(n - 1));
   });
 
   it('accepts headers from the devnet sealer (adapters/evm/devnet/sealer.ts)', async () => {
-    const lc = await deployContract('QbftLightClient', B.signer, A.chainId, valsA.addresses);
+    const lc = await deployContract<LightClientContract>(
+      'QbftLightClient',
+      B.signer,
+      A.chainId,
+      valsA.addresses,
+    );
     const n = await blockNumber(A);
     const parent = await getBlock(A.provider, n - 1);
-    const sealed = sealQbftHeader(await getBlock(A.provider, n), parent.hash as string, valsA.addresses, valsA.keys, 1n);
+    const sealed = sealQbftHeader(
+      await getBlock(A.provider, n),
+      parent.hash as string,
+      valsA.addresses,
+      valsA.keys,
+      1n,
+    );
     const rc = await (await lc.updateHeader(`0x${Buffer.from(sealed.rlp).toString('hex')}`)).wait();
     expect(lc.interface.parseLog(rc.logs[0])!.args.blockHash).toBe(sealed.header.hash);
   });
@@ -517,7 +703,7 @@ describe('real Besu QBFT fixtures (shared/fixtures/consortium)', () => {
   for (const file of real) {
     it(`accepts ${file} and computes the Besu block hash`, async () => {
       const f = readFixture<BftFixture>(`consortium/${file}`);
-      const lc = await deployContract('QbftLightClient', B.signer, 1n, f.validators);
+      const lc = await deployContract<LightClientContract>('QbftLightClient', B.signer, 1n, f.validators);
       const rc = await (await lc.updateHeader(f.headerRlp)).wait();
       expect(lc.interface.parseLog(rc.logs[0])!.args.blockHash).toBe(f.expectedHash);
     });
@@ -530,10 +716,14 @@ describe('real Besu QBFT fixtures (shared/fixtures/consortium)', () => {
       .map((n) => readFixture<BftFixture>(`consortium/forged/${n}`))
       .filter((f) => f.kind === 'qbft');
     expect(forged.length).toBeGreaterThanOrEqual(19);
-    const clients = new Map<string, Contract>();
+    const clients = new Map<string, LightClientContract>();
     for (const f of forged) {
       const key = f.validators.join(',');
-      if (!clients.has(key)) clients.set(key, await deployContract('QbftLightClient', B.signer, 1n, f.validators));
+      if (!clients.has(key))
+        clients.set(
+          key,
+          await deployContract<LightClientContract>('QbftLightClient', B.signer, 1n, f.validators),
+        );
       const r = await revertOf(() => clients.get(key)!.updateHeader.staticCall(f.headerRlp));
       expect(r.name, `${f.name} (${f.forgery?.kind})`).toMatch(
         /NotValidator|InvalidSeal|BelowQuorum|DuplicateSeal|RLPMalformed|InvalidHeader/,

@@ -129,16 +129,29 @@ contract Inbox is Owned, ReentrancyGuard {
         bytes[] memory calls = new bytes[](n);
         bytes32[] memory ids = new bytes32[](n);
         for (uint256 i; i < n; ++i) {
-            Packet calldata p = packets[i];
-            uint64 seq = p.sequence;
-            if (seq != first + i) {
-                if (i == 0 && seq < first) revert AlreadyReceived(channel, seq);
-                revert SequenceOutOfOrder(first + uint64(i), seq);
+            (bytes memory data, bytes32 id) = _callData(packets[i]);
+            // Header words read from the copy as full words: a dirty (non-canonical) word fails these equalities,
+            // and after the range proof the bytes are known to be the Outbox's canonical encoding anyway.
+            uint256 version;
+            uint256 src;
+            uint256 dst;
+            bytes32 ch;
+            uint256 seq;
+            assembly ("memory-safe") {
+                let t := add(data, 68)
+                version := mload(t)
+                src := mload(add(t, 32))
+                dst := mload(add(t, 64))
+                ch := mload(add(t, 96))
+                seq := mload(add(t, 128))
             }
-            if (p.version != PacketLib.VERSION) revert UnsupportedVersion(p.version);
-            if (p.destChain != block.chainid) revert WrongDestChain(p.destChain);
-            if (p.channel != channel || p.sourceChain != source) revert MixedBatch(i);
-            (bytes memory data, bytes32 id) = _callData(p);
+            if (seq != first + i) {
+                if (i == 0 && seq < first) revert AlreadyReceived(channel, uint64(seq));
+                revert SequenceOutOfOrder(first + uint64(i), uint64(seq));
+            }
+            if (version != PacketLib.VERSION) revert UnsupportedVersion(uint8(version));
+            if (dst != block.chainid) revert WrongDestChain(uint64(dst));
+            if (ch != channel || src != source) revert MixedBatch(i);
             calls[i] = data;
             ids[i] = id;
         }
@@ -164,11 +177,19 @@ contract Inbox is Owned, ReentrancyGuard {
             assembly ("memory-safe") {
                 fmp := mload(0x40)
             }
-            Packet calldata p = packets[i];
-            (uint8 status, bytes memory result) = _deliver(p, calls[i]);
+            (uint8 status, bytes memory result) = _deliver(calls[i]);
             bytes32 id = ids[i];
             emit PacketReceived(channel, first + uint64(i), id, status, result);
-            ids[i] = PacketLib.ackLeaf(id, status, result);
+            bytes32 leaf;
+            assembly ("memory-safe") {
+                // ackLeaf = keccak256(abi.encode(id, status, keccak256(result))), see PacketLib.ackLeaf
+                let m := mload(0x40)
+                mstore(m, id)
+                mstore(add(m, 32), status)
+                mstore(add(m, 64), keccak256(add(result, 32), mload(result)))
+                leaf := keccak256(m, 96)
+            }
+            ids[i] = leaf;
             assembly ("memory-safe") {
                 mstore(0x40, fmp)
             }
@@ -199,17 +220,50 @@ contract Inbox is Owned, ReentrancyGuard {
         }
     }
 
-    function _deliver(Packet calldata p, bytes memory data) private returns (uint8 status, bytes memory result) {
-        if (PacketLib.expired(p.timeoutHeight, p.timeoutTimestamp, block.number, block.timestamp)) {
+    /// @dev Delivers one packet given its call data (selector ‖ abi.encode(packet), see `_callData`).
+    ///      Expired: TIMEOUT, app not called. Otherwise the receiver gets exactly RECEIVE_GAS (the outcome must not
+    ///      depend on the gas the relayer chose, and an app that burns all its gas fails only its own packet), a
+    ///      revert is APP_ERROR with the revert data, and return/revert data is capped at MAX_RESULT bytes.
+    function _deliver(bytes memory data) private returns (uint8 status, bytes memory result) {
+        address receiver;
+        uint256 timeoutHeight;
+        uint256 timeoutTimestamp;
+        assembly ("memory-safe") {
+            let t := add(data, 68)
+            receiver := mload(add(t, 192))
+            timeoutHeight := mload(add(t, 224))
+            timeoutTimestamp := mload(add(t, 256))
+        }
+        if (PacketLib.expired(uint64(timeoutHeight), uint64(timeoutTimestamp), block.number, block.timestamp)) {
             return (PacketLib.STATUS_TIMEOUT, result);
         }
-        (bool ok, bytes memory ret, bool truncated) = AppCall.call(p.receiver, data, RECEIVE_GAS, MAX_RESULT);
-        if (!ok) return (PacketLib.STATUS_APP_ERROR, ret);
-        // A well-formed `bytes` return is unwrapped; anything else (or a truncated one) is kept raw.
-        if (!truncated) {
-            (bool decoded, bytes memory out) = AppCall.decodeBytes(ret);
-            if (decoded) return (PacketLib.STATUS_SUCCESS, out);
+        uint256 required = RECEIVE_GAS + RECEIVE_GAS / 63 + 5_000; // EIP-150: the callee gets <= 63/64
+        if (gasleft() < required) revert AppCall.InsufficientGasForApp(gasleft(), required);
+        if (receiver.code.length == 0) return (PacketLib.STATUS_APP_ERROR, result);
+        uint256 gasLimit = RECEIVE_GAS;
+        uint256 maxResult = MAX_RESULT;
+        assembly ("memory-safe") {
+            let ok := call(gasLimit, receiver, 0, add(data, 32), mload(data), 0, 0)
+            let rs := returndatasize()
+            let from := 0
+            let len := rs
+            status := 2 // APP_ERROR
+            if ok {
+                status := 1 // SUCCESS
+                // A well-formed abi-encoded `bytes` is unwrapped; anything else is kept raw.
+                if iszero(lt(rs, 64)) {
+                    returndatacopy(0, 0, 64)
+                    if and(eq(mload(0), 32), iszero(gt(mload(32), sub(rs, 64)))) {
+                        from := 64
+                        len := mload(32)
+                    }
+                }
+            }
+            if gt(len, maxResult) { len := maxResult }
+            result := mload(0x40)
+            mstore(result, len)
+            returndatacopy(add(result, 32), from, len)
+            mstore(0x40, and(add(add(result, 63), len), not(31)))
         }
-        return (PacketLib.STATUS_SUCCESS, ret);
     }
 }

@@ -31,7 +31,9 @@ export function loadArtifact(name: ContractName | (string & {})): Artifact {
   if (hit) return hit;
   const file = join(BUILD_DIR, `${name}.json`);
   if (!existsSync(file)) {
-    throw new Error(`contract artifact ${name} not found at ${file}: run \`npm run build\` to compile the contracts`);
+    throw new Error(
+      `contract artifact ${name} not found at ${file}: run \`npm run build\` to compile the contracts`,
+    );
   }
   const json = JSON.parse(readFileSync(file, 'utf8')) as { abi?: InterfaceAbi; bytecode?: string };
   if (!Array.isArray(json.abi) || typeof json.bytecode !== 'string') {

@@ -52,7 +52,8 @@ function sourceUnits(): string[] {
 /** Resolves imports that were not passed as sources, inside the contracts dir only. */
 function findImports(path: string): { contents: string } | { error: string } {
   const full = resolve(CONTRACTS_DIR, path);
-  if (!full.startsWith(CONTRACTS_DIR + sep) || !existsSync(full)) return { error: `import not found: ${path}` };
+  if (!full.startsWith(CONTRACTS_DIR + sep) || !existsSync(full))
+    return { error: `import not found: ${path}` };
   return { contents: readFileSync(full, 'utf8') };
 }
 
@@ -72,7 +73,8 @@ export interface BuildResult {
 /** Compiles if needed; returns the names of the written artifacts. Throws with solc's messages on error. */
 export function build(options: { force?: boolean; quiet?: boolean } = {}): BuildResult {
   const sources: Record<string, { content: string }> = {};
-  for (const unit of sourceUnits()) sources[unit] = { content: readFileSync(join(CONTRACTS_DIR, unit), 'utf8') };
+  for (const unit of sourceUnits())
+    sources[unit] = { content: readFileSync(join(CONTRACTS_DIR, unit), 'utf8') };
   const hash = sourcesHash(sources);
   if (!options.force && existsSync(HASH_FILE) && readFileSync(HASH_FILE, 'utf8').trim() === hash) {
     const names = readdirSync(BUILD_DIR)
@@ -89,7 +91,8 @@ export function build(options: { force?: boolean; quiet?: boolean } = {}): Build
     throw new Error(`solc failed:\n${errors.map((e) => e.formattedMessage ?? e.message).join('\n')}`);
   }
   if (!options.quiet) {
-    for (const w of messages.filter((m) => m.severity === 'warning')) console.warn(w.formattedMessage ?? w.message);
+    for (const w of messages.filter((m) => m.severity === 'warning'))
+      console.warn(w.formattedMessage ?? w.message);
   }
 
   rmSync(BUILD_DIR, { recursive: true, force: true });
@@ -100,7 +103,12 @@ export function build(options: { force?: boolean; quiet?: boolean } = {}): Build
       const previous = written.get(name);
       if (previous) throw new Error(`contract name ${name} defined in both ${previous} and ${unit}`);
       written.set(name, unit);
-      const artifact = { contractName: name, sourceName: unit, abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` };
+      const artifact = {
+        contractName: name,
+        sourceName: unit,
+        abi: c.abi,
+        bytecode: `0x${c.evm.bytecode.object}`,
+      };
       writeFileSync(join(BUILD_DIR, `${name}.json`), `${JSON.stringify(artifact, null, 2)}\n`);
     }
   }

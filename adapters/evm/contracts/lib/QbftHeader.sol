@@ -42,32 +42,54 @@ library QbftHeader {
     /// @notice Parses the header fields the light client needs and locates the QBFT extraData items.
     function parse(bytes calldata h) internal pure returns (Header memory r) {
         (r.payloadStart, r.payloadEnd) = RLPReader.listPayload(h);
-        uint256 pos = r.payloadStart;
-        uint256 idx;
-        uint256 v;
-        while (pos < r.payloadEnd) {
-            if (idx == 3) {
-                (r.stateRoot, pos) = RLPReader.bytes32At(h, pos);
-            } else if (idx == 5) {
-                (r.receiptsRoot, pos) = RLPReader.bytes32At(h, pos);
-            } else if (idx == 8) {
-                (v, pos) = RLPReader.uintAt(h, pos);
-                if (v > type(uint64).max) revert InvalidHeader(4);
-                r.number = uint64(v);
-            } else if (idx == 11) {
-                (v, pos) = RLPReader.uintAt(h, pos);
-                if (v > type(uint64).max) revert InvalidHeader(4);
-                r.timestamp = uint64(v);
-            } else if (idx == 12) {
-                r.extraItemStart = pos;
-                (r.extraStart, pos) = RLPReader.stringAt(h, pos);
-                r.extraItemEnd = pos;
-            } else {
-                pos = RLPReader.skip(h, pos);
+        // One inline pass over the ~20 header fields: an RLPReader call per field costs ~10x more. Strictness is
+        // kept for the fields read (bytes32At/uintAt); skipped fields only need their lengths, and the rebuilt
+        // seal digest hashes them byte for byte, so any trick in them only changes the digest.
+        uint256[6] memory at; // offsets of items 3, 5, 8, 11, 12 and the item count
+        uint256 pe = r.payloadEnd;
+        uint256 err;
+        assembly ("memory-safe") {
+            let pos := mload(add(r, 160)) // r.payloadStart (6th member)
+            let idx := 0
+            for {} lt(pos, pe) { idx := add(idx, 1) } {
+                switch idx
+                case 3 { mstore(at, pos) }
+                case 5 { mstore(add(at, 32), pos) }
+                case 8 { mstore(add(at, 64), pos) }
+                case 11 { mstore(add(at, 96), pos) }
+                case 12 { mstore(add(at, 128), pos) }
+                let w := calldataload(add(h.offset, pos))
+                let b := byte(0, w)
+                switch lt(b, 0x80)
+                case 1 { pos := add(pos, 1) }
+                default {
+                    switch or(lt(b, 0xb8), and(iszero(lt(b, 0xc0)), lt(b, 0xf8)))
+                    case 1 { pos := add(pos, add(1, and(b, 0x3f))) } // short string/list: b & 0x3f = length
+                    default {
+                        let ll := sub(and(b, 0x3f), 0x37) // long string/list: length of the length
+                        if iszero(byte(1, w)) { err := 1 }
+                        let l := shr(sub(256, shl(3, ll)), shl(8, w))
+                        if lt(l, 56) { err := 1 }
+                        pos := add(add(pos, add(1, ll)), l)
+                    }
+                }
             }
-            ++idx;
+            if gt(pos, pe) { err := 1 }
+            mstore(add(at, 160), idx)
         }
-        if (idx < 15) revert InvalidHeader(1); // parentHash … nonce at least
+        if (err != 0) revert RLPReader.RLPMalformed(RLPReader.NONCANONICAL);
+        if (at[5] < 15) revert InvalidHeader(1); // parentHash … nonce at least
+        uint256 v;
+        (r.stateRoot,) = RLPReader.bytes32At(h, at[0]);
+        (r.receiptsRoot,) = RLPReader.bytes32At(h, at[1]);
+        (v,) = RLPReader.uintAt(h, at[2]);
+        if (v > type(uint64).max) revert InvalidHeader(4);
+        r.number = uint64(v);
+        (v,) = RLPReader.uintAt(h, at[3]);
+        if (v > type(uint64).max) revert InvalidHeader(4);
+        r.timestamp = uint64(v);
+        r.extraItemStart = at[4];
+        (r.extraStart, r.extraItemEnd) = RLPReader.stringAt(h, at[4]);
         _parseExtra(h[r.extraStart:r.extraItemEnd], r);
     }
 
@@ -99,7 +121,11 @@ library QbftHeader {
         for (uint256 i; i < list.length; ++i) {
             (uint256 s, uint256 e) = RLPReader.stringAt(ex, pos);
             if (e - s != 20) revert InvalidHeader(3);
-            list[i] = address(bytes20(ex[s:e]));
+            address a;
+            assembly ("memory-safe") {
+                a := shr(96, calldataload(add(ex.offset, s)))
+            }
+            list[i] = a;
             pos = e;
         }
     }
@@ -146,9 +172,15 @@ library QbftHeader {
             (uint256 s0, uint256 e0) = RLPReader.stringAt(ex, pos);
             pos = e0;
             if (e0 - s0 != 65) revert InvalidSeal(i);
-            bytes32 sr = bytes32(ex[s0:s0 + 32]);
-            bytes32 ss = bytes32(ex[s0 + 32:s0 + 64]);
-            uint8 v = uint8(ex[s0 + 64]);
+            bytes32 sr;
+            bytes32 ss;
+            uint8 v;
+            assembly ("memory-safe") {
+                let p := add(ex.offset, s0)
+                sr := calldataload(p)
+                ss := calldataload(add(p, 32))
+                v := byte(0, calldataload(add(p, 64)))
+            }
             // Low s only (EIP-2): otherwise (r, n - s, v ^ 1) would be a second valid seal from the same signer.
             if (v > 1 || uint256(ss) > SECP256K1N_HALF) revert InvalidSeal(i);
             address signer = ecrecover(digest, v + 27, sr, ss);
