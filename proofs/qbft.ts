@@ -45,113 +45,51 @@ import {
   quantityToBigint,
 } from './bytes.js';
 import { ProofError } from './errors.js';
+import { type BlockHeader, decodeHeader, headerFields } from './header.js';
 import { keccak256 } from './keccak.js';
 import { asBytes, asUint, decode, encode, type RlpInput, type RlpValue } from './rlp.js';
 
 // ---------------------------------------------------------------------------------------------
-// Header (JSON-RPC object shape) <-> RLP
+// Header (JSON-RPC object shape) <-> RLP: the Ethereum layout of proofs/header.ts, errors re-coded
 // ---------------------------------------------------------------------------------------------
 
-/** A block header as JSON-RPC returns it (hex strings; quantities minimal). Extra keys are ignored. */
-export interface BftHeader {
-  parentHash: string;
-  sha3Uncles: string;
-  miner: string;
-  stateRoot: string;
-  transactionsRoot: string;
-  receiptsRoot: string;
-  logsBloom: string;
-  difficulty: string;
-  number: string;
-  gasLimit: string;
-  gasUsed: string;
-  timestamp: string;
-  extraData: string;
-  mixHash: string;
-  nonce: string;
-  baseFeePerGas?: string | null;
-  withdrawalsRoot?: string | null;
-  blobGasUsed?: string | null;
-  excessBlobGas?: string | null;
-  parentBeaconBlockRoot?: string | null;
-  requestsHash?: string | null;
-  /** If present, it is checked against the recomputed block hash. */
-  hash?: string | null;
-}
-
-export type BftFlavor = 'qbft' | 'ibft2';
-
-type FieldKind = number | 'quantity' | 'data'; // number = fixed byte length
-type HeaderKey = Exclude<keyof BftHeader, 'hash'>;
-
-const BASE_FIELDS: ReadonlyArray<readonly [HeaderKey, FieldKind]> = [
-  ['parentHash', 32],
-  ['sha3Uncles', 32],
-  ['miner', 20],
-  ['stateRoot', 32],
-  ['transactionsRoot', 32],
-  ['receiptsRoot', 32],
-  ['logsBloom', 256],
-  ['difficulty', 'quantity'],
-  ['number', 'quantity'],
-  ['gasLimit', 'quantity'],
-  ['gasUsed', 'quantity'],
-  ['timestamp', 'quantity'],
-  ['extraData', 'data'],
-  ['mixHash', 32],
-  ['nonce', 8],
-];
-/** Fork fields in header order (London, Shanghai, Cancun ×3, Prague). Each requires all before it. */
-const OPTIONAL_FIELDS: ReadonlyArray<readonly [HeaderKey, FieldKind]> = [
-  ['baseFeePerGas', 'quantity'],
-  ['withdrawalsRoot', 32],
-  ['blobGasUsed', 'quantity'],
-  ['excessBlobGas', 'quantity'],
-  ['parentBeaconBlockRoot', 32],
-  ['requestsHash', 32],
-];
+/** A block header as JSON-RPC returns it; `hash`, if present, is checked against the recomputed block hash. */
+export type BftHeader = BlockHeader & { hash?: string | null };
 
 /** Besu BFT mix hash: "…ctical byzantine fault tolerance". */
 export const BFT_MIX_HASH: Hex = '0x63746963616c2062797a616e74696e65206661756c7420746f6c6572616e6365';
 /** keccak256(rlp([])): the ommers hash of every post-merge and BFT block. */
 export const EMPTY_UNCLES_HASH: Hex = '0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347';
 
-function headerFail(field: string, message: string, cause?: unknown): never {
-  throw new ProofError('MR_ERR_QBFT_HEADER', `header.${field}: ${message}`, { details: { field }, cause });
-}
-
-function fieldBytes(header: BftHeader, key: HeaderKey, kind: FieldKind): Uint8Array {
-  const v = header[key];
-  if (typeof v !== 'string') headerFail(key, 'missing');
+/** Header errors surface as MR_ERR_QBFT_HEADER here, so a finality caller sees one code family. */
+function asQbftHeaderError<T>(fn: () => T): T {
   try {
-    if (kind === 'quantity') return bigintToBytes(quantityToBigint(v, `header.${key}`));
-    const b = hexToBytes(v, `header.${key}`);
-    if (kind !== 'data' && b.length !== kind) headerFail(key, `expected ${kind} bytes, got ${b.length}`);
-    return b;
+    return fn();
   } catch (err) {
-    if (err instanceof ProofError && err.code === 'MR_ERR_QBFT_HEADER') throw err;
-    headerFail(key, err instanceof Error ? err.message : 'invalid', err);
+    if (err instanceof ProofError && !err.code.startsWith('MR_ERR_QBFT')) {
+      throw new ProofError('MR_ERR_QBFT_HEADER', err.message, { details: err.details, cause: err });
+    }
+    throw err;
   }
 }
 
 /** The header's RLP item list; `extraData` optionally replaced (for seal digest / block hash). */
 function headerItems(header: BftHeader, extraData?: Uint8Array): Uint8Array[] {
-  const items: Uint8Array[] = [];
-  for (const [key, kind] of BASE_FIELDS) {
-    items.push(key === 'extraData' && extraData ? extraData : fieldBytes(header, key, kind));
+  return asQbftHeaderError(() => headerFields(extraData ? { ...header, extraData } : header));
+}
+
+export type BftFlavor = 'qbft' | 'ibft2';
+
+/** A byte field of the header (hex or bytes), checked for length where one is given. */
+function fieldBytes(header: BftHeader, key: 'extraData' | 'stateRoot' | 'receiptsRoot', len?: number): Uint8Array {
+  const v = header[key];
+  const b = v instanceof Uint8Array ? v : asQbftHeaderError(() => hexToBytes(v, `header.${key}`));
+  if (len !== undefined && b.length !== len) {
+    throw new ProofError('MR_ERR_QBFT_HEADER', `header.${key}: expected ${len} bytes, got ${b.length}`, {
+      details: { field: key },
+    });
   }
-  // Fork fields must form a prefix of the list: a gap would make the RLP ambiguous between forks.
-  let gap: string | undefined;
-  for (const [key, kind] of OPTIONAL_FIELDS) {
-    const present = header[key] !== undefined && header[key] !== null;
-    if (!present) {
-      gap ??= key;
-      continue;
-    }
-    if (gap) headerFail(key, `present but earlier fork field ${gap} is missing`);
-    items.push(fieldBytes(header, key, kind));
-  }
-  return items;
+  return b;
 }
 
 /** rlp(header) exactly as it is hashed on Ethereum (extraData as given). */
@@ -159,38 +97,9 @@ export function encodeBftHeader(header: BftHeader): Uint8Array {
   return encode(headerItems(header));
 }
 
-/** Parses header RLP (15 fields + any prefix of the fork fields) into the JSON-RPC object shape. */
+/** Parses header RLP strictly (canonical RLP, a real fork layout) into the JSON-RPC object shape. */
 export function decodeHeaderRlp(rlp: Uint8Array): BftHeader {
-  let v: RlpValue;
-  try {
-    v = decode(rlp);
-  } catch (err) {
-    throw new ProofError('MR_ERR_QBFT_HEADER', 'header RLP: malformed', {
-      cause: err,
-      details: { field: 'rlp' },
-    });
-  }
-  const all = [...BASE_FIELDS, ...OPTIONAL_FIELDS];
-  if (!Array.isArray(v) || v.length < BASE_FIELDS.length || v.length > all.length) {
-    headerFail('rlp', `expected a list of ${BASE_FIELDS.length}..${all.length} fields`);
-  }
-  const out: Record<string, string> = {};
-  v.forEach((item, i) => {
-    const [key, kind] = all[i]!;
-    try {
-      if (kind === 'quantity') {
-        out[key] = `0x${asUint(item, `header.${key}`).toString(16)}`;
-      } else {
-        const b = asBytes(item, `header.${key}`);
-        if (kind !== 'data' && b.length !== kind) headerFail(key, `expected ${kind} bytes, got ${b.length}`);
-        out[key] = bytesToHex(b);
-      }
-    } catch (err) {
-      if (err instanceof ProofError && err.code === 'MR_ERR_QBFT_HEADER') throw err;
-      headerFail(key, err instanceof Error ? err.message : 'invalid', err);
-    }
-  });
-  return out as unknown as BftHeader;
+  return asQbftHeaderError(() => decodeHeader(rlp));
 }
 
 function toHeader(input: BftHeader | Uint8Array): BftHeader {
@@ -377,11 +286,11 @@ export function encodeIbft2ExtraData(extra: BftExtraData): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 
 function headerExtra(header: BftHeader, flavor: BftFlavor): BftExtraData {
-  return decodeExtra(fieldBytes(header, 'extraData', 'data'), flavor);
+  return decodeExtra(fieldBytes(header, 'extraData'), flavor);
 }
 
 function isGenesis(header: BftHeader): boolean {
-  return fieldBytes(header, 'number', 'quantity').length === 0;
+  return asQbftHeaderError(() => quantityToBigint(header.number, 'header.number')) === 0n;
 }
 
 function hashWith(
@@ -675,7 +584,7 @@ export function verifyCliqueHeader(
   opts: { authorizedSigners?: readonly string[]; expectedHash?: string } = {},
 ): CliqueSeal {
   const header = toHeader(input);
-  const extra = fieldBytes(header, 'extraData', 'data');
+  const extra = fieldBytes(header, 'extraData');
   if (extra.length < 32 + 65 || (extra.length - 97) % 20 !== 0) {
     throw new ProofError(
       'MR_ERR_CLIQUE_EXTRA_DATA',

@@ -136,7 +136,7 @@ describe('real BFT headers verify', () => {
 
   it('extraData codecs round-trip every real header', () => {
     for (const f of realBft) {
-      const bytes = hexToBytes(f.header.extraData);
+      const bytes = hexToBytes(f.header.extraData as string);
       if (f.kind === 'qbft') expect(encodeQbftExtraData(decodeQbftExtraData(bytes))).toEqual(bytes);
       else expect(encodeIbft2ExtraData(decodeIbft2ExtraData(bytes))).toEqual(bytes);
     }
@@ -305,7 +305,7 @@ describe('sealer output (Prague header) verifies', () => {
   it('genesis keeps anvil parentHash, has no seals and hashes extraData unchanged', () => {
     const g = chain[0]!.header;
     expect(g.parentHash).toBe(`0x${'00'.repeat(32)}`);
-    expect(decodeQbftExtraData(hexToBytes(g.extraData)).seals).toHaveLength(0);
+    expect(decodeQbftExtraData(hexToBytes(g.extraData as string)).seals).toHaveLength(0);
     expect(g.hash).toBe(bytesToHex(keccak256(chain[0]!.rlp)));
   });
 
@@ -333,7 +333,7 @@ describe('sealer output (Prague header) verifies', () => {
 
   it('rejects a high-s twin of a valid seal, v = 27, and a short seal', () => {
     const { header } = chain[1]!;
-    const extra = decodeQbftExtraData(hexToBytes(header.extraData));
+    const extra = decodeQbftExtraData(hexToBytes(header.extraData as string));
     const withSeal0 = (seal: Uint8Array): BftHeader => ({
       ...header,
       extraData: bytesToHex(encodeQbftExtraData({ ...extra, seals: [seal, ...extra.seals.slice(1)] })),
@@ -442,7 +442,7 @@ describe('light client rotation (QbftLightClientState)', () => {
     });
     expect(codeOf(() => applyHeader(s0, evil.header))).toBe('MR_ERR_QBFT_NOT_VALIDATOR');
     // and with fewer than quorum honest seals plus the attacker: still rejected
-    const extra = decodeQbftExtraData(hexToBytes(chain[2]!.header.extraData));
+    const extra = decodeQbftExtraData(hexToBytes(chain[2]!.header.extraData as string));
     const cut = {
       ...chain[2]!.header,
       extraData: bytesToHex(encodeQbftExtraData({ ...extra, seals: extra.seals.slice(0, 2) })),
@@ -467,7 +467,7 @@ describe('light client rotation (QbftLightClientState)', () => {
     ).toBe('MR_ERR_QBFT_VALIDATORS');
     // seal by hand: the old set really signs a header whose extraData lists no validators
     const { hash: _h, ...plain } = chain[2]!.header;
-    const extra = decodeQbftExtraData(hexToBytes(plain.extraData));
+    const extra = decodeQbftExtraData(hexToBytes(plain.extraData as string));
     const unsealed = {
       ...plain,
       extraData: bytesToHex(encodeQbftExtraData({ ...extra, validators: [], seals: [] })),
