@@ -253,7 +253,7 @@ describe('relay e2e: anvil devnet + Redis + relayer process', () => {
     const src = devnet.chain('medical-a');
     const ob = outbox('medical-a');
     const timedOut = (await ob.queryFilter(ob.filters.PacketTimedOut!(a.id), src.startHeight)) as (Log & {
-      args: { sequence: bigint };
+      args: { sequence: bigint; id: string };
     })[];
     expect(timedOut.map((l) => l.args.sequence)).toEqual([121n]);
     const app = at('medical-a', 'RecordProofSender', src.contracts.recordProofSender);
@@ -272,7 +272,7 @@ describe('relay e2e: anvil devnet + Redis + relayer process', () => {
     await waitFor(
       'API shows the timeout',
       async () => {
-        const ids = timedOut.map((l) => (l as Log & { args: { id: string } }).args.id);
+        const ids = timedOut.map((l) => l.args.id);
         const res = await fetch(`${apiBase}/packets/${ids[0]}`);
         return res.status === 200 && ((await res.json()) as { state: string }).state === 'timed_out';
       },
