@@ -18,6 +18,8 @@ export type LightClientContract = Bound<
   | 'validators'
   | 'quorum'
   | 'epoch'
+  | 'verifyHeader'
+  | 'validatorsSince'
 >;
 export type OutboxContract = Bound<
   | 'openChannel'

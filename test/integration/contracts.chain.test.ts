@@ -161,7 +161,8 @@ describe('light client: QBFT header verification', () => {
   });
 
   const lcCall = (rlp: string) => () => b.lightClient.updateHeader.staticCall(rlp);
-  const extraOf = (): BftExtraData => decodeQbftExtraData(Buffer.from(good.header.extraData.slice(2), 'hex'));
+  const extraOf = (): BftExtraData =>
+    decodeQbftExtraData(Buffer.from((good.header.extraData as string).slice(2), 'hex'));
 
   it('rejects a header with a flipped seal bit', async () => {
     const e = extraOf();
@@ -387,6 +388,22 @@ describe('inbox: delivery and forged inputs', () => {
       signers: valsA.keys.slice(0, 3),
     });
     const x = await buildReceiveArgs(A.provider, a.outbox, channel, h, 4n, 2);
+    const latestBefore = await b.lightClient.latestNumber();
+    const lcAddr = (await b.lightClient.getAddress()).toLowerCase();
+    // A forged seal set is refused exactly as by updateHeader.
+    const below = sealHeader(sealed.header, { listed: valsA.addresses, signers: valsA.keys.slice(0, 2) });
+    expect(
+      await revertOf(() =>
+        b.inbox.updateAndReceive.staticCall(
+          below.rlp,
+          x.height,
+          x.accountProof,
+          x.storageProof,
+          x.packets,
+          x.rangeProof,
+        ),
+      ),
+    ).toEqual({ name: 'BelowQuorum', args: [2n, 3n] });
     // A header that does not match `height` is refused.
     expect(
       (
@@ -413,7 +430,10 @@ describe('inbox: delivery and forged inputs', () => {
       )
     ).wait();
     expect(rc.status).toBe(1);
-    expect(await b.lightClient.latestNumber()).toBe(BigInt(h));
+    // Stateless verification: the header was checked in the transaction, nothing was stored.
+    expect(await b.lightClient.latestNumber()).toBe(latestBefore);
+    expect(await b.lightClient.stateRoot(h)).toBe(`0x${'00'.repeat(32)}`);
+    expect(rc.logs.some((l: { address: string }) => l.address.toLowerCase() === lcAddr)).toBe(false);
     expect(await b.inbox.nextRecv(channel)).toBe(6n);
   });
 });
@@ -685,6 +705,151 @@ describe('validator-set rotation and interop', () => {
     const d = new Uint8Array(32).fill(7);
     expect(signSeal(d, valsA.keys[0]!)).toHaveLength(65);
     expect(() => qbftHeaderFromBlock({ parentHash: '0x' }, valsA.addresses)).toThrow(/missing/);
+  });
+});
+
+describe('stateless header verification (verifyHeader, updateAndReceive)', () => {
+  it('verifyHeader checks seals of the current set and stores nothing', async () => {
+    const lc = await deployContract<LightClientContract>(
+      'QbftLightClient',
+      B.signer,
+      A.chainId,
+      valsA.addresses,
+    );
+    const n = await blockNumber(A);
+    const s = await sealAnvilBlock(A.provider, n, { listed: valsA.addresses, signers: valsA.keys.slice(1) });
+    const block = await getBlock(A.provider, n);
+    const r = await lc.verifyHeader(s.rlp);
+    expect(r.number).toBe(BigInt(n));
+    expect(r[1]).toBe(block.stateRoot);
+    expect(r[2]).toBe(block.receiptsRoot);
+    expect(r[3]).toBe(BigInt(block.timestamp as string));
+    expect(await lc.latestNumber()).toBe(0n);
+    expect(await lc.stateRoot(n)).toBe(`0x${'00'.repeat(32)}`);
+    // Same seal rules as updateHeader.
+    const call = (rlp: string) => () => lc.verifyHeader.staticCall(rlp);
+    expect(
+      await revertOf(
+        call(sealHeader(s.header, { listed: valsA.addresses, signers: valsA.keys.slice(0, 2) }).rlp),
+      ),
+    ).toEqual({
+      name: 'BelowQuorum',
+      args: [2n, 3n],
+    });
+    const outsiderSeal = sealHeader(s.header, {
+      listed: valsA.addresses,
+      signers: [...valsA.keys.slice(0, 2), outsider.keys[0]!],
+    });
+    expect((await revertOf(call(outsiderSeal.rlp))).name).toBe('NotValidator');
+    const e = decodeQbftExtraData(Buffer.from((s.header.extraData as string).slice(2), 'hex'));
+    e.seals = [e.seals[0]!, e.seals[1]!, e.seals[0]!];
+    expect((await revertOf(call(reencode(s.header, e)))).name).toBe('DuplicateSeal');
+    const forged = reencode(
+      { ...s.header, stateRoot: keccak256('0x01') },
+      decodeQbftExtraData(Buffer.from((s.header.extraData as string).slice(2), 'hex')),
+    );
+    expect((await revertOf(call(forged))).name).toBe('NotValidator');
+    // A header listing another set (even sealed by the current set) must go through updateHeader.
+    const next = testValidators('medrelay-test-hospital-stateless', 5);
+    const rot = await sealAnvilBlock(A.provider, n, {
+      listed: next.addresses,
+      signers: valsA.keys.slice(0, 3),
+    });
+    expect(await revertOf(call(rot.rlp))).toEqual({ name: 'ValidatorSetChange', args: [BigInt(n)] });
+    // No latestNumber rule: an older header of the current set's era still verifies after a stored update.
+    await mine(A);
+    await (
+      await lc.updateHeader(
+        (
+          await sealAnvilBlock(A.provider, n + 1, {
+            listed: valsA.addresses,
+            signers: valsA.keys.slice(0, 3),
+          })
+        ).rlp,
+      )
+    ).wait();
+    expect((await lc.verifyHeader(s.rlp)).number).toBe(BigInt(n));
+  });
+
+  it('a new set signs only headers above the one that installed it (BeforeValidatorSet)', async () => {
+    const lc = await deployContract<LightClientContract>(
+      'QbftLightClient',
+      B.signer,
+      A.chainId,
+      valsA.addresses,
+    );
+    const next = testValidators('medrelay-test-hospital-since', 5);
+    await mine(A, 3);
+    const n = await blockNumber(A);
+    await (
+      await lc.updateHeader(
+        (
+          await sealAnvilBlock(A.provider, n - 1, { listed: next.addresses, signers: valsA.keys.slice(0, 3) })
+        ).rlp,
+      )
+    ).wait();
+    expect(await lc.validatorsSince()).toBe(BigInt(n - 1));
+    for (const h of [n - 2, n - 1]) {
+      const early = await sealAnvilBlock(A.provider, h, {
+        listed: next.addresses,
+        signers: next.keys.slice(0, 4),
+      });
+      expect(await revertOf(() => lc.verifyHeader.staticCall(early.rlp))).toEqual({
+        name: 'BeforeValidatorSet',
+        args: [BigInt(h), BigInt(n - 1)],
+      });
+    }
+    const later = await sealAnvilBlock(A.provider, n, {
+      listed: next.addresses,
+      signers: next.keys.slice(1),
+    });
+    expect((await lc.verifyHeader(later.rlp)).number).toBe(BigInt(n));
+    // The old set no longer verifies anything.
+    const old = await sealAnvilBlock(A.provider, n, { listed: valsA.addresses, signers: valsA.keys });
+    expect((await revertOf(() => lc.verifyHeader.staticCall(old.rlp))).name).toBe('ValidatorSetChange');
+  });
+
+  it('updateAndReceive with a header announcing a new set stores it and rotates (updateHeader path)', async () => {
+    const lc = await deployContract<LightClientContract>(
+      'QbftLightClient',
+      B.signer,
+      A.chainId,
+      valsA.addresses,
+    );
+    const inbox = await deployContract<Endpoint['inbox']>('Inbox', B.signer);
+    await (await inbox.registerRemote(A.chainId, await lc.getAddress(), await a.outbox.getAddress())).wait();
+    const next = testValidators('medrelay-test-hospital-rotate', 5);
+    await mine(A);
+    const h = await blockNumber(A);
+    const rot = await sealAnvilBlock(A.provider, h, {
+      listed: next.addresses,
+      signers: valsA.keys.slice(0, 3),
+    });
+    const x = await buildReceiveArgs(A.provider, a.outbox, channel, h, 1n, 2);
+    const rc = await (
+      await inbox.updateAndReceive(rot.rlp, x.height, x.accountProof, x.storageProof, x.packets, x.rangeProof)
+    ).wait();
+    expect(rc.status).toBe(1);
+    expect(await lc.latestNumber()).toBe(BigInt(h));
+    expect(await lc.epoch()).toBe(1n);
+    expect((await lc.validators()).map((v: string) => v.toLowerCase())).toEqual(next.addresses);
+    expect(await inbox.nextRecv(channel)).toBe(3n);
+    // Errors other than a set change come back unchanged through the Inbox.
+    await mine(A);
+    const h2 = await blockNumber(A);
+    const oldSet = await sealAnvilBlock(A.provider, h2, { listed: next.addresses, signers: valsA.keys });
+    const y = await buildReceiveArgs(A.provider, a.outbox, channel, h2, 3n, 1);
+    const r = await revertOf(() =>
+      inbox.updateAndReceive.staticCall(
+        oldSet.rlp,
+        y.height,
+        y.accountProof,
+        y.storageProof,
+        y.packets,
+        y.rangeProof,
+      ),
+    );
+    expect(r.name).toBe('NotValidator');
   });
 });
 

@@ -5,6 +5,11 @@ pragma solidity ^0.8.28;
 interface ILightClient {
     /// @notice Verifies and stores a finalized remote header; returns its number and state root.
     function updateHeader(bytes calldata headerRlp) external returns (uint64 number, bytes32 stateRoot);
+    /// @notice Verifies a finalized remote header without storing it (reverts if it cannot be checked that way).
+    function verifyHeader(bytes calldata headerRlp)
+        external
+        view
+        returns (uint64 number, bytes32 stateRoot, bytes32 receiptsRoot, uint64 timestamp);
     /// @notice State root of verified header `number` (0 if unknown).
     function stateRoot(uint64 number) external view returns (bytes32);
     /// @notice Timestamp of verified header `number` (0 if unknown).

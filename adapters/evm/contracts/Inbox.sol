@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {ILightClient} from "./ILightClient.sol";
+import {QbftLightClient} from "./QbftLightClient.sol";
 import {IPacketReceiver} from "./IPacketReceiver.sol";
 import {Packet, PacketLib} from "./PacketLib.sol";
 import {AppCall} from "./lib/AppCall.sol";
@@ -72,11 +73,19 @@ contract Inbox is Owned, ReentrancyGuard {
         Packet[] calldata packets,
         bytes32[] calldata rangeProof
     ) external nonReentrant {
-        _receive(height, accountProof, storageProof, packets, rangeProof);
+        if (packets.length == 0) revert NoPackets();
+        Remote memory r = _remote(packets[0].sourceChain);
+        (bytes[] memory calls, bytes32[] memory ids, bytes32 channel, uint64 first) = _check(packets);
+        bytes32 stateRoot = r.lightClient.stateRoot(height);
+        if (stateRoot == bytes32(0)) revert UnknownHeight(height);
+        _receive(r.outbox, stateRoot, accountProof, storageProof, calls, ids, channel, first, rangeProof);
     }
 
-    /// @notice `receivePackets` after submitting `headerRlp` (remote header `height`) to the light client, in one
-    ///         transaction. If the header is already known (another relayer was faster) the update is skipped.
+    /// @notice `receivePackets` against remote header `headerRlp` (number `height`), verified in the same
+    ///         transaction. The light client checks it statelessly (`verifyHeader`: seals of the current set, nothing
+    ///         stored, `latestNumber` unchanged), which saves the three fresh storage words of a stored update.
+    ///         A header that lists a new validator set is instead submitted with `updateHeader` (stored, set
+    ///         rotated), as before.
     function updateAndReceive(
         bytes calldata headerRlp,
         uint64 height,
@@ -86,12 +95,22 @@ contract Inbox is Owned, ReentrancyGuard {
         bytes32[] calldata rangeProof
     ) external nonReentrant {
         if (packets.length == 0) revert NoPackets();
-        ILightClient lc = _remote(packets[0].sourceChain).lightClient;
-        if (lc.stateRoot(height) == bytes32(0)) {
-            (uint64 number,) = lc.updateHeader(headerRlp);
-            if (number != height) revert HeightMismatch(number, height);
+        Remote memory r = _remote(packets[0].sourceChain);
+        bytes32 stateRoot;
+        uint64 number;
+        try r.lightClient.verifyHeader(headerRlp) returns (uint64 n_, bytes32 root_, bytes32, uint64) {
+            (number, stateRoot) = (n_, root_);
+        } catch (bytes memory reason) {
+            if (bytes4(reason) != QbftLightClient.ValidatorSetChange.selector) {
+                assembly ("memory-safe") {
+                    revert(add(reason, 32), mload(reason))
+                }
+            }
+            (number, stateRoot) = r.lightClient.updateHeader(headerRlp);
         }
-        _receive(height, accountProof, storageProof, packets, rangeProof);
+        if (number != height) revert HeightMismatch(number, height);
+        (bytes[] memory calls, bytes32[] memory ids, bytes32 channel, uint64 first) = _check(packets);
+        _receive(r.outbox, stateRoot, accountProof, storageProof, calls, ids, channel, first, rangeProof);
     }
 
     /// @notice Next sequence this Inbox will accept on `channel` (starts at 1).
@@ -111,23 +130,19 @@ contract Inbox is Owned, ReentrancyGuard {
         if (address(r.lightClient) == address(0)) revert UnknownRemote(chainId);
     }
 
-    function _receive(
-        uint64 height,
-        bytes[] calldata accountProof,
-        bytes[] calldata storageProof,
-        Packet[] calldata packets,
-        bytes32[] calldata rangeProof
-    ) private {
+    /// @dev Cheap per-packet checks, and the call data (selector ‖ abi.encode(packet)) built once: its tail is the
+    ///      packet encoding, so its hash is the id and the same buffer is later sent to the receiver.
+    function _check(Packet[] calldata packets)
+        private
+        view
+        returns (bytes[] memory calls, bytes32[] memory ids, bytes32 channel, uint64 first)
+    {
         uint256 n = packets.length;
-        if (n == 0) revert NoPackets();
-        bytes32 channel = packets[0].channel;
+        channel = packets[0].channel;
         uint64 source = packets[0].sourceChain;
-        uint64 first = nextRecv(channel);
-
-        // 1. Cheap per-packet checks, and the call data (selector ‖ abi.encode(packet)) built once: its tail is
-        //    the packet encoding, so its hash is the id and the same buffer is later sent to the receiver.
-        bytes[] memory calls = new bytes[](n);
-        bytes32[] memory ids = new bytes32[](n);
+        first = nextRecv(channel);
+        calls = new bytes[](n);
+        ids = new bytes32[](n);
         for (uint256 i; i < n; ++i) {
             (bytes memory data, bytes32 id) = _callData(packets[i]);
             // Header words read from the copy as full words: a dirty (non-canonical) word fails these equalities,
@@ -155,14 +170,24 @@ contract Inbox is Owned, ReentrancyGuard {
             calls[i] = data;
             ids[i] = id;
         }
+    }
 
+    function _receive(
+        address outbox,
+        bytes32 stateRoot,
+        bytes[] calldata accountProof,
+        bytes[] calldata storageProof,
+        bytes[] memory calls,
+        bytes32[] memory ids,
+        bytes32 channel,
+        uint64 first,
+        bytes32[] calldata rangeProof
+    ) private {
+        uint256 n = ids.length;
         // 2. The batch is what the source Outbox committed: storage proof of sendRoot, range proof of the ids.
         {
-            Remote memory r = _remote(source);
-            bytes32 stateRoot = r.lightClient.stateRoot(height);
-            if (stateRoot == bytes32(0)) revert UnknownHeight(height);
             bytes32 slot = keccak256(abi.encode(channel, OUTBOX_SEND_ROOT_SLOT));
-            bytes32 root = bytes32(StorageProof.accountSlot(stateRoot, r.outbox, slot, accountProof, storageProof));
+            bytes32 root = bytes32(StorageProof.accountSlot(stateRoot, outbox, slot, accountProof, storageProof));
             if (root == bytes32(0)) revert InvalidStorageProof(7);
             if (MerkleAccumulator.rangeRoot(first - 1, ids, rangeProof) != root) revert MerkleAccumulator.InvalidRangeProof();
         }

@@ -17,6 +17,11 @@ contract QbftLightClient is ILightClient {
     error EmptyValidatorSet();
     error TooManyValidators(uint256 count);
     error DuplicateValidator(address validator);
+    /// The header lists a validator set other than the current one: only `updateHeader` may accept it (it stores
+    /// the header and rotates the set), the stateless `verifyHeader` refuses it.
+    error ValidatorSetChange(uint64 number);
+    /// The header is not above the header that installed the current set (that set signs only later headers).
+    error BeforeValidatorSet(uint64 number, uint64 validatorsSince);
 
     event HeaderUpdated(uint64 number, bytes32 blockHash, bytes32 stateRoot);
     event ValidatorSetChanged(uint256 epoch, address[] validators);
@@ -33,6 +38,9 @@ contract QbftLightClient is ILightClient {
     uint64 public latestNumber;
     /// @notice Number of validator-set changes so far (0 = constructor set).
     uint64 public epoch;
+    /// @notice Number of the header that installed the current set (0 = constructor set): the set seals only
+    ///         headers above it. Shares a slot with `latestNumber` and `epoch`.
+    uint64 public validatorsSince;
     /// @notice keccak256(abi.encodePacked(address[] validators)) of the current set; lets a header that lists the
     ///         current set be checked against its own (calldata) list instead of n storage reads.
     bytes32 public validatorSetHash;
@@ -68,7 +76,31 @@ contract QbftLightClient is ILightClient {
         latestNumber = number;
         emit HeaderUpdated(number, QbftHeader.blockHash(headerRlp, h), root);
         // The current set sealed a header naming a new set: that set signs from the next header on.
-        if (listedHash != trustedHash) _setValidators(listed);
+        if (listedHash != trustedHash) {
+            _setValidators(listed);
+            validatorsSince = number;
+        }
+    }
+
+    /// @notice Stateless check of a sealed QBFT header: the same seal and quorum rules as `updateHeader`, against
+    ///         the current set, but nothing is stored (for a consumer that uses the roots within one transaction,
+    ///         e.g. `Inbox.updateAndReceive`). A header listing another set must go through `updateHeader`
+    ///         (`ValidatorSetChange`), and only headers above the one that installed the current set are accepted.
+    ///         There is no `latestNumber` rule: nothing is overwritten, and any header the current set finalized
+    ///         in its own era is as final as the latest one.
+    function verifyHeader(bytes calldata headerRlp)
+        external
+        view
+        returns (uint64 number, bytes32 stateRoot_, bytes32 receiptsRoot_, uint64 timestamp_)
+    {
+        QbftHeader.Header memory h = QbftHeader.parse(headerRlp);
+        number = h.number;
+        address[] memory listed = QbftHeader.validators(headerRlp, h);
+        if (keccak256(abi.encodePacked(listed)) != validatorSetHash) revert ValidatorSetChange(number);
+        uint64 since = validatorsSince;
+        if (number <= since) revert BeforeValidatorSet(number, since);
+        _checkQuorum(listed, QbftHeader.recoverSeals(headerRlp, h, QbftHeader.sealDigest(headerRlp, h)));
+        return (number, h.stateRoot, h.receiptsRoot, h.timestamp);
     }
 
     /// @inheritdoc ILightClient
