@@ -93,7 +93,11 @@ export class MerkleAccumulator {
 }
 
 /** Computes the root implied by `leaves` at `start` and `proof`; throws on malformed input. */
-export function rangeRoot(start: number, leaves: readonly (Hex | Uint8Array)[], proof: readonly Hex[]): Uint8Array {
+export function rangeRoot(
+  start: number,
+  leaves: readonly (Hex | Uint8Array)[],
+  proof: readonly Hex[],
+): Uint8Array {
   if (leaves.length === 0) fail('MR_ERR_ACC_RANGE', 'no leaves');
   if (!Number.isSafeInteger(start) || start < 0 || start + leaves.length > 2 ** DEPTH) {
     fail('MR_ERR_ACC_RANGE', 'range outside the tree');
@@ -126,5 +130,6 @@ export function verifyRange(
   proof: readonly Hex[],
 ): void {
   const computed = rangeRoot(start, leaves, proof);
-  if (!equalBytes(computed, toLeaf(root, 'root'))) fail('MR_ERR_ACC_ROOT_MISMATCH', 'range proof does not match root');
+  if (!equalBytes(computed, toLeaf(root, 'root')))
+    fail('MR_ERR_ACC_ROOT_MISMATCH', 'range proof does not match root');
 }

@@ -56,9 +56,13 @@ export function bytesToBigint(b: Uint8Array): bigint {
 /** Parses a JSON-RPC quantity ("0x1a") strictly: no leading zeros beyond "0x0". */
 export function quantityToBigint(q: string, field = 'quantity'): bigint {
   if (typeof q !== 'string' || !/^0x(0|[1-9a-fA-F][0-9a-fA-F]*)$/.test(q)) {
-    throw new ProofError('MR_ERR_BAD_QUANTITY', `${field}: expected a minimal 0x-hex quantity, got ${String(q)}`, {
-      details: { field },
-    });
+    throw new ProofError(
+      'MR_ERR_BAD_QUANTITY',
+      `${field}: expected a minimal 0x-hex quantity, got ${String(q)}`,
+      {
+        details: { field },
+      },
+    );
   }
   return BigInt(q);
 }

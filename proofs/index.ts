@@ -33,9 +33,6 @@ export {
   verifyProof,
 } from './mpt.js';
 export * as packet from './packet.js';
-export { decodeReceipt, type Receipt, type ReceiptLog, receiptKey, verifyReceiptProof } from './receipts.js';
-export * as rlp from './rlp.js';
-
 // ---------------------------------------------------------------------------------------------------------
 // QBFT / IBFT 2.0 (proofs/qbft.ts) — exports go here.
 // ---------------------------------------------------------------------------------------------------------
@@ -48,9 +45,11 @@ export {
   decodeIbft2ExtraData,
   decodeQbftExtraData,
   encodeQbftExtraData,
+  type QbftLightClientState,
   qbftBlockHash,
   qbftSealDigest,
-  type QbftLightClientState,
   verifyIbft2Finality,
   verifyQbftFinality,
 } from './qbft.js';
+export { decodeReceipt, type Receipt, type ReceiptLog, receiptKey, verifyReceiptProof } from './receipts.js';
+export * as rlp from './rlp.js';

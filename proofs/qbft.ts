@@ -47,7 +47,7 @@ import {
 import { ProofError } from './errors.js';
 import { type BlockHeader, decodeHeader, headerFields } from './header.js';
 import { keccak256 } from './keccak.js';
-import { asBytes, asUint, decode, encode, type RlpInput, type RlpValue } from './rlp.js';
+import { decode, encode, type RlpInput, type RlpValue } from './rlp.js';
 
 // ---------------------------------------------------------------------------------------------
 // Header (JSON-RPC object shape) <-> RLP: the Ethereum layout of proofs/header.ts, errors re-coded
@@ -81,7 +81,11 @@ function headerItems(header: BftHeader, extraData?: Uint8Array): Uint8Array[] {
 export type BftFlavor = 'qbft' | 'ibft2';
 
 /** A byte field of the header (hex or bytes), checked for length where one is given. */
-function fieldBytes(header: BftHeader, key: 'extraData' | 'stateRoot' | 'receiptsRoot', len?: number): Uint8Array {
+function fieldBytes(
+  header: BftHeader,
+  key: 'extraData' | 'stateRoot' | 'receiptsRoot',
+  len?: number,
+): Uint8Array {
   const v = header[key];
   const b = v instanceof Uint8Array ? v : asQbftHeaderError(() => hexToBytes(v, `header.${key}`));
   if (len !== undefined && b.length !== len) {

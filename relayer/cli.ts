@@ -26,7 +26,11 @@ async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, yes: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      yes: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const cmd = positionals[0];
   if (values.help || !cmd) {
@@ -85,7 +89,8 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'reset': {
-      if (!values.yes) fail(`reset deletes every Redis key under "${config.relayer.keyPrefix}:"; add --yes to confirm`, 2);
+      if (!values.yes)
+        fail(`reset deletes every Redis key under "${config.relayer.keyPrefix}:"; add --yes to confirm`, 2);
       await assertRedisReachable(config.relayer.redisUrl);
       const redis = connectRedis(config.relayer.redisUrl);
       const n = await deleteKeysByPrefix(redis, config.relayer.keyPrefix);
@@ -100,6 +105,7 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof MedrelayError) fail(`${err.code}: ${err.message}`);
-  if (err instanceof TypeError && /parseArgs|Unknown option/i.test(String(err.message))) fail(`${err.message}\n${USAGE}`, 2);
+  if (err instanceof TypeError && /parseArgs|Unknown option/i.test(String(err.message)))
+    fail(`${err.message}\n${USAGE}`, 2);
   fail(`unexpected error: ${(err as Error)?.stack ?? String(err)}`);
 });

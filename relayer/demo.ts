@@ -39,7 +39,13 @@ function syntheticRecord(i: number): { recordId: string; sha256: string } {
     resourceType: 'Bundle',
     type: 'document',
     entry: [
-      { resource: { resourceType: 'Patient', id: `p-${i}`, name: [{ family: 'Demo', given: [`Patient${i}`] }] } },
+      {
+        resource: {
+          resourceType: 'Patient',
+          id: `p-${i}`,
+          name: [{ family: 'Demo', given: [`Patient${i}`] }],
+        },
+      },
       {
         resource: {
           resourceType: 'Observation',
@@ -63,7 +69,8 @@ async function api<T>(base: string, path: string): Promise<T> {
 async function waitForApi(base: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the relayer exited with code ${child.exitCode} (see .devnet/relayer.log)`);
+    if (child.exitCode !== null)
+      throw new Error(`the relayer exited with code ${child.exitCode} (see .devnet/relayer.log)`);
     try {
       await api(base, '/health');
       return;
@@ -74,7 +81,13 @@ async function waitForApi(base: string, child: ChildProcess, timeoutMs: number):
   throw new Error('the relayer API did not come up (see .devnet/relayer.log)');
 }
 
-async function gasPerPacket(devnet: Devnet, chainName: string, address: string, topicName: string, abiName: string) {
+async function gasPerPacket(
+  devnet: Devnet,
+  chainName: string,
+  address: string,
+  topicName: string,
+  abiName: string,
+) {
   const chain = devnet.chain(chainName);
   const provider = new JsonRpcProvider(chain.anvilUrl, chain.spec.chainId, { staticNetwork: true });
   const contract = new Contract(address, loadArtifact(abiName).abi as InterfaceAbi, provider);
@@ -105,13 +118,23 @@ async function main(): Promise<void> {
 
   const template = readConfigDocument(join(ROOT, 'config/devnet.yaml'));
   const specs = devnetSpecsFromTemplate(template);
-  say(`medrelay demo: starting a devnet of ${specs.chains.length} QBFT-sealed chains (anvil from @foundry-rs/anvil)`);
-  const devnet = await startDevnet({ ...specs, blockTime: Number(values['block-time']), log: (m) => say(`  ${m}`) });
+  say(
+    `medrelay demo: starting a devnet of ${specs.chains.length} QBFT-sealed chains (anvil from @foundry-rs/anvil)`,
+  );
+  const devnet = await startDevnet({
+    ...specs,
+    blockTime: Number(values['block-time']),
+    log: (m) => say(`  ${m}`),
+  });
   const keyPrefix = `medrelay-demo-${process.pid}`;
   const apiPort = 8787;
   // The devnet profile (config/devnet.yaml) with what was just deployed filled in; a per-run key prefix keeps
   // this run's Redis keys apart from anything else on the same Redis.
-  const profile = fillDevnetTemplate(template, devnet, { keyPrefix, redisUrl: REDIS_URL, api: { host: '127.0.0.1', port: apiPort } });
+  const profile = fillDevnetTemplate(template, devnet, {
+    keyPrefix,
+    redisUrl: REDIS_URL,
+    api: { host: '127.0.0.1', port: apiPort },
+  });
   const config = parseConfig(profile); // fail here, with field names, rather than in the child
   const signerEnv = new Set(config.chains.map((c) => (c.signer.type === 'env' ? c.signer.variable : '')));
   const configPath = join(dir, 'config.yaml');
@@ -122,14 +145,18 @@ async function main(): Promise<void> {
   say(`  contracts deployed; relayer config written to ${configPath}`);
 
   const logFd = openSync(join(dir, 'relayer.log'), 'w');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'relayer/cli.ts'), 'start', '--config', configPath], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      ...Object.fromEntries([...signerEnv].filter(Boolean).map((v) => [v, devKey(DEV_ACCOUNT.relayer)])),
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'relayer/cli.ts'), 'start', '--config', configPath],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...Object.fromEntries([...signerEnv].filter(Boolean).map((v) => [v, devKey(DEV_ACCOUNT.relayer)])),
+      },
+      stdio: ['ignore', logFd, logFd],
     },
-    stdio: ['ignore', logFd, logFd],
-  });
+  );
   const base = `http://127.0.0.1:${apiPort}`;
   let cleaned = false;
   const cleanup = async () => {
@@ -149,44 +176,71 @@ async function main(): Promise<void> {
   });
   try {
     await waitForApi(base, child, 60_000);
-    say(`  relayer running (pid ${child.pid}), API ${base} (OpenAPI ${base}/openapi.json), logs .devnet/relayer.log`);
+    say(
+      `  relayer running (pid ${child.pid}), API ${base} (OpenAPI ${base}/openapi.json), logs .devnet/relayer.log`,
+    );
 
     // Hospitals anchor records and send their proofs to the insurer.
     const records: { channel: string; recordId: string; sha256: string }[] = [];
     await Promise.all(
       devnet.channels.map(async (ch) => {
         const chain = devnet.chain(ch.source);
-        const provider = new JsonRpcProvider(chain.rpcUrl, chain.spec.chainId, { staticNetwork: true, pollingInterval: 200 });
+        const provider = new JsonRpcProvider(chain.rpcUrl, chain.spec.chainId, {
+          staticNetwork: true,
+          pollingInterval: 200,
+        });
         const hospital = new NonceManager(new Wallet(devKey(DEV_ACCOUNT.hospital), provider));
-        const registry = new Contract(chain.contracts.recordRegistry, loadArtifact('RecordRegistry').abi as InterfaceAbi, hospital);
-        const sender = new Contract(chain.contracts.recordProofSender, loadArtifact('RecordProofSender').abi as InterfaceAbi, hospital);
+        const registry = new Contract(
+          chain.contracts.recordRegistry,
+          loadArtifact('RecordRegistry').abi as InterfaceAbi,
+          hospital,
+        );
+        const sender = new Contract(
+          chain.contracts.recordProofSender,
+          loadArtifact('RecordProofSender').abi as InterfaceAbi,
+          hospital,
+        );
         const receiver = devnet.chain(ch.dest).contracts.recordProofStore;
         const pending = [];
         for (let i = 0; i < perChannel; i++) {
           const r = syntheticRecord(i);
           records.push({ channel: ch.name, ...r });
           pending.push(await registry.getFunction('anchor')(r.recordId, r.sha256, `0x${'00'.repeat(32)}`));
-          pending.push(await sender.getFunction('sendRecordProof')(ch.id, receiver, r.recordId, `0x${'00'.repeat(32)}`, 0));
+          pending.push(
+            await sender.getFunction('sendRecordProof')(
+              ch.id,
+              receiver,
+              r.recordId,
+              `0x${'00'.repeat(32)}`,
+              0,
+            ),
+          );
         }
         await Promise.all(pending.map((t) => t.wait()));
         provider.destroy();
       }),
     );
     const total = records.length;
-    say(`  ${devnet.channels.length} hospitals anchored ${total} records (SHA-256 only) and sent record-proof packets`);
+    say(
+      `  ${devnet.channels.length} hospitals anchored ${total} records (SHA-256 only) and sent record-proof packets`,
+    );
 
     const t0 = Date.now();
     let last = '';
     for (;;) {
       const { channels } = await api<{ channels: ChannelCounts[] }>(base, '/channels');
       const line = channels
-        .map((c) => `${c.name}: sent ${c.counts.sent ?? 0} proven ${c.counts.proven ?? 0} delivered ${c.counts.delivered ?? 0} acked ${c.counts.acknowledged ?? 0}`)
+        .map(
+          (c) =>
+            `${c.name}: sent ${c.counts.sent ?? 0} proven ${c.counts.proven ?? 0} delivered ${c.counts.delivered ?? 0} acked ${c.counts.acknowledged ?? 0}`,
+        )
         .join(' | ');
       if (line !== last) say(`  [${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`);
       last = line;
       const acked = channels.reduce((a, c) => a + (c.counts.acknowledged ?? 0), 0);
       if (acked >= total) break;
-      if (Date.now() - t0 > 180_000) throw new Error('timed out waiting for acknowledgements (see .devnet/relayer.log)');
+      if (Date.now() - t0 > 180_000)
+        throw new Error('timed out waiting for acknowledgements (see .devnet/relayer.log)');
       await sleep(500);
     }
     const elapsed = (Date.now() - t0) / 1000;
@@ -194,7 +248,11 @@ async function main(): Promise<void> {
     // Check on the insurer chain that every record proof arrived with the right hash.
     const insurer = devnet.chain('insurer');
     const provider = new JsonRpcProvider(insurer.anvilUrl, insurer.spec.chainId, { staticNetwork: true });
-    const store = new Contract(insurer.contracts.recordProofStore, loadArtifact('RecordProofStore').abi as InterfaceAbi, provider);
+    const store = new Contract(
+      insurer.contracts.recordProofStore,
+      loadArtifact('RecordProofStore').abi as InterfaceAbi,
+      provider,
+    );
     let verified = 0;
     for (const r of records) {
       const p = (await store.getFunction('getRecordProof')(r.recordId)) as { sha256Hash: string };
@@ -213,13 +271,24 @@ async function main(): Promise<void> {
     say('');
     say('summary');
     say(`  packets sent           ${total} over ${devnet.channels.length} channels`);
-    say(`  delivered (insurer)    ${recv.packets} in ${recv.txs} batch transactions (QBFT header update included)`);
-    say(`  record proofs verified ${verified}/${total} (hash on insurer chain == hash anchored on medical chain)`);
+    say(
+      `  delivered (insurer)    ${recv.packets} in ${recv.txs} batch transactions (QBFT header update included)`,
+    );
+    say(
+      `  record proofs verified ${verified}/${total} (hash on insurer chain == hash anchored on medical chain)`,
+    );
     say(`  acknowledged (source)  ${ackPackets}`);
-    say(`  gas per packet         receive ${recv.packets ? (recv.gas / BigInt(recv.packets)).toString() : '-'} (incl. light-client update), ack ${ackPackets ? (ackGas / BigInt(ackPackets)).toString() : '-'}`);
-    say(`  time                   ${elapsed.toFixed(1)} s from send to last ack; ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
+    say(
+      `  gas per packet         receive ${recv.packets ? (recv.gas / BigInt(recv.packets)).toString() : '-'} (incl. light-client update), ack ${ackPackets ? (ackGas / BigInt(ackPackets)).toString() : '-'}`,
+    );
+    say(
+      `  time                   ${elapsed.toFixed(1)} s from send to last ack; ${((Date.now() - started) / 1000).toFixed(1)} s in all`,
+    );
     if (verified !== total || recv.packets !== total || ackPackets !== total) {
-      throw new MedrelayError('MR_ERR_DEMO_MISMATCH', 'not every packet was delivered and acknowledged exactly once');
+      throw new MedrelayError(
+        'MR_ERR_DEMO_MISMATCH',
+        'not every packet was delivered and acknowledged exactly once',
+      );
     }
     if (values.keep) {
       say('');

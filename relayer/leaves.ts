@@ -53,7 +53,11 @@ export class LeafStore {
   }
 
   /** The accumulator as of `height`: every contiguous leaf committed at or below it. */
-  async treeAt(tree: Tree, channel: Hex, height: bigint): Promise<{ acc: MerkleAccumulator; leaves: Leaf[] }> {
+  async treeAt(
+    tree: Tree,
+    channel: Hex,
+    height: bigint,
+  ): Promise<{ acc: MerkleAccumulator; leaves: Leaf[] }> {
     const leaves = (await this.contiguous(tree, channel)).filter((l) => l.height <= height);
     const acc = new MerkleAccumulator();
     for (const l of leaves) acc.append(l.leaf);

@@ -16,10 +16,10 @@
 import type { Redis } from 'ioredis';
 import type { ChainAdapter, FinalityProof } from '../adapters/types.js';
 import type { Hex } from '../proofs/bytes.js';
+import { hexToBytes } from '../proofs/bytes.js';
 import { ChainError, RelayerError } from '../proofs/errors.js';
 import { ackLeaf, decodePacket, type Packet, packetId } from '../proofs/packet.js';
-import { hexToBytes } from '../proofs/bytes.js';
-import type { LeafStore, Leaf } from './leaves.js';
+import type { Leaf, LeafStore } from './leaves.js';
 import type { ChannelPath } from './paths.js';
 import type { PacketState, PacketStore } from './store.js';
 import { verifyBatch, verifyCommitment, verifyFinality } from './verify.js';
@@ -97,7 +97,10 @@ const keys = (deps: PipelineDeps) => ({
 
 // ───────────────────────────── observe ─────────────────────────────
 
-export async function observe(deps: PipelineDeps, chainId: string): Promise<{ from: bigint; to: bigint } | null> {
+export async function observe(
+  deps: PipelineDeps,
+  chainId: string,
+): Promise<{ from: bigint; to: bigint } | null> {
   const rt = deps.chains.get(chainId);
   if (!rt) throw new RelayerError('MR_ERR_UNKNOWN_CHAIN', `observe: unknown chain ${chainId}`);
   const k = keys(deps);
@@ -259,7 +262,12 @@ export async function prove(deps: PipelineDeps, path: ChannelPath, id: Hex): Pro
   }
   const start = Number(first - 1n);
   const rangeProof = acc.rangeProof(start, batch.length);
-  verifyBatch(root, first - 1n, batch.map((l) => l.leaf), rangeProof);
+  verifyBatch(
+    root,
+    first - 1n,
+    batch.map((l) => l.leaf),
+    rangeProof,
+  );
 
   const packets: Hex[] = [];
   for (const l of batch) {
@@ -314,7 +322,8 @@ export async function deliver(deps: PipelineDeps, path: ChannelPath, id: Hex, at
     await markDelivered(deps, path, b, null);
     return;
   }
-  if (nextRecv < first) throw new NotReadyError(`${path.shortName}: waiting for packets ${nextRecv}..${first - 1n}`);
+  if (nextRecv < first)
+    throw new NotReadyError(`${path.shortName}: waiting for packets ${nextRecv}..${first - 1n}`);
   if (nextRecv > first) {
     // Part of the bundle was delivered by someone else: drop it and prove again from the destination's view.
     await discardBundle(deps, path, b, nextRecv - 1n);
@@ -348,7 +357,12 @@ export async function deliver(deps: PipelineDeps, path: ChannelPath, id: Hex, at
   }
 }
 
-async function discardBundle(deps: PipelineDeps, path: ChannelPath, b: Bundle, receivedUpTo: bigint): Promise<void> {
+async function discardBundle(
+  deps: PipelineDeps,
+  path: ChannelPath,
+  b: Bundle,
+  receivedUpTo: bigint,
+): Promise<void> {
   const k = keys(deps);
   const tx = deps.redis.multi();
   tx.del(k.bundle(path.id, BigInt(b.first)));
@@ -408,7 +422,12 @@ export async function confirm(deps: PipelineDeps, path: ChannelPath, id: Hex): P
     throw new NotReadyError(`${path.shortName}: observed acks do not match the proven root at ${height}`);
   }
   const rangeProof = acc.rangeProof(Number(first - 1n), batch.length);
-  verifyBatch(root, first - 1n, batch.map((l) => l.leaf), rangeProof);
+  verifyBatch(
+    root,
+    first - 1n,
+    batch.map((l) => l.leaf),
+    rangeProof,
+  );
 
   const metas = await deps.redis.hmget(k.ackMeta(path.id), ...batch.map((l) => l.sequence.toString()));
   const packets: Packet[] = [];
@@ -444,7 +463,10 @@ export async function confirm(deps: PipelineDeps, path: ChannelPath, id: Hex): P
     deps.hooks?.onTx?.(path.source.info.name, 'acknowledge', tx.gasUsed);
     const latencies: number[] = [];
     for (const pid of ids) {
-      const moved = await deps.store.transition(pid, 'acknowledged', { ackTx: tx.hash, gasUsed: tx.gasUsed / BigInt(ids.length) });
+      const moved = await deps.store.transition(pid, 'acknowledged', {
+        ackTx: tx.hash,
+        gasUsed: tx.gasUsed / BigInt(ids.length),
+      });
       if (moved) {
         const r = await deps.store.get(pid);
         if (r?.sentAt && r.ackedAt) latencies.push((r.ackedAt - r.sentAt) / 1000);

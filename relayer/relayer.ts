@@ -50,7 +50,8 @@ const JOB_DEFAULTS = {
 } as const;
 
 /** Capped exponential backoff: waiting on a chain should not stretch into minutes. */
-const backoffStrategy = (attemptsMade: number): number => Math.min(250 * 2 ** Math.min(attemptsMade, 10), 4000);
+const backoffStrategy = (attemptsMade: number): number =>
+  Math.min(250 * 2 ** Math.min(attemptsMade, 10), 4000);
 
 export class Relayer {
   private readonly queues = new Map<string, Queue>();
@@ -92,7 +93,11 @@ export class Relayer {
   }
 
   private async add(stage: Stage, path: ChannelPath, id: Hex): Promise<void> {
-    await this.queue(`${stage}-${path.shortName}`).add(stage, { path: path.shortName, id }, { ...JOB_DEFAULTS, jobId: id });
+    await this.queue(`${stage}-${path.shortName}`).add(
+      stage,
+      { path: path.shortName, id },
+      { ...JOB_DEFAULTS, jobId: id },
+    );
   }
 
   private worker(name: string, concurrency: number, fn: (job: Job) => Promise<unknown>): void {
@@ -104,7 +109,10 @@ export class Relayer {
         } catch (err) {
           if (err instanceof NotReadyError) throw err; // retried with backoff
           if (err instanceof ChainError && err.retryable) {
-            this.opts.log.warn({ queue: name, job: job.id, code: err.code, err: err.message }, 'transient chain error');
+            this.opts.log.warn(
+              { queue: name, job: job.id, code: err.code, err: err.message },
+              'transient chain error',
+            );
             throw err;
           }
           const code = err instanceof MedrelayError ? err.code : 'MR_ERR_INTERNAL';
@@ -146,7 +154,13 @@ export class Relayer {
       if (!r) continue;
       reports.push(r);
       log.info(
-        { path: p.name, sent: r.sent.toString(), received: r.received.toString(), requeued: r.requeued, timedOut: r.timedOut },
+        {
+          path: p.name,
+          sent: r.sent.toString(),
+          received: r.received.toString(),
+          requeued: r.requeued,
+          timedOut: r.timedOut,
+        },
         'cleared on start',
       );
     }
@@ -188,7 +202,10 @@ export class Relayer {
       return await fn();
     } catch (err) {
       const code = err instanceof MedrelayError ? err.code : 'MR_ERR_INTERNAL';
-      this.opts.log.warn({ step: what, code, err: (err as Error).message }, 'start-up step failed; will retry');
+      this.opts.log.warn(
+        { step: what, code, err: (err as Error).message },
+        'start-up step failed; will retry',
+      );
       return undefined;
     }
   }

@@ -122,7 +122,10 @@ export async function startService(opts: ServiceOptions): Promise<RelayerService
       channels: channelInfos,
       metrics,
       health: () =>
-        probeHealth({ redis, chains: [...adapters.values()].map((a) => ({ name: a.info.name, health: () => a.health() })) }),
+        probeHealth({
+          redis,
+          chains: [...adapters.values()].map((a) => ({ name: a.info.name, health: () => a.health() })),
+        }),
     });
     apiUrl = await api.listen({ host: config.relayer.api.host, port: config.relayer.api.port });
     log.info({ url: apiUrl }, 'API listening (OpenAPI at /openapi.json, docs at /docs)');

@@ -33,7 +33,8 @@ export function verifyCommitment(stateRoot: Hex, proof: CommitmentProof): Hex {
     hexToBytes(proof.contract, 'contract'),
     proof.accountProof.map((n, i) => hexToBytes(n, `accountProof[${i}]`)),
   );
-  if (!account) throw new ProofError('MR_ERR_ACCOUNT_ABSENT', `contract ${proof.contract} is absent at that state`);
+  if (!account)
+    throw new ProofError('MR_ERR_ACCOUNT_ABSENT', `contract ${proof.contract} is absent at that state`);
   const value = verifyStorageProof(
     account.storageHash,
     hexToBytes(proof.slot, 'slot'),

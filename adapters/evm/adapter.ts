@@ -7,8 +7,8 @@
 import { Interface, type InterfaceAbi, Wallet } from 'ethers';
 import { bytesToHex, type Hex, hexToBytes } from '../../proofs/bytes.js';
 import { ChainError } from '../../proofs/errors.js';
-import { type BftHeader, encodeBftHeader, qbftBlockHash } from '../../proofs/qbft.js';
 import { decodePacket, type Packet } from '../../proofs/packet.js';
+import { type BftHeader, encodeBftHeader, qbftBlockHash } from '../../proofs/qbft.js';
 import type {
   AcknowledgeRequest,
   ChainAdapter,
@@ -95,9 +95,13 @@ export class EvmAdapter implements ChainAdapter {
     try {
       wallet = new Wallet(cfg.privateKey);
     } catch (cause) {
-      throw new ChainError('MR_ERR_KEY_MALFORMED', `${cfg.name}: the relayer signing key is not a valid key`, {
-        cause,
-      });
+      throw new ChainError(
+        'MR_ERR_KEY_MALFORMED',
+        `${cfg.name}: the relayer signing key is not a valid key`,
+        {
+          cause,
+        },
+      );
     }
     this.sender = new TxSender(this.rpc, wallet, cfg.chainId, { ...DEFAULT_FEE_POLICY, ...cfg.fees });
     this.outbox = new Interface(abiOf('Outbox'));
@@ -131,7 +135,9 @@ export class EvmAdapter implements ChainAdapter {
       false,
     ]);
     if (!block) {
-      throw new ChainError('MR_ERR_BLOCK_MISSING', `${this.info.name}: block ${height} not found`, { retryable: true });
+      throw new ChainError('MR_ERR_BLOCK_MISSING', `${this.info.name}: block ${height} not found`, {
+        retryable: true,
+      });
     }
     // Besu's QBFT block hash leaves the commit seals and round out, so it is not keccak(rlp(header)).
     const rlp = encodeBftHeader(block);
@@ -212,7 +218,13 @@ export class EvmAdapter implements ChainAdapter {
         });
         break;
       case 'PacketTimedOut':
-        out.timedOut.push({ channel: a.channel as Hex, sequence: BigInt(a.sequence), id: a.id as Hex, height, txHash });
+        out.timedOut.push({
+          channel: a.channel as Hex,
+          sequence: BigInt(a.sequence),
+          id: a.id as Hex,
+          height,
+          txHash,
+        });
         break;
     }
   }
@@ -220,7 +232,11 @@ export class EvmAdapter implements ChainAdapter {
   private async storageProof(contract: Hex, slot: Hex, height: bigint): Promise<CommitmentProof> {
     const p = await this.rpc.call<RpcProof>('eth_getProof', [contract, [slot], toQuantity(height)]);
     const sp = p.storageProof[0];
-    if (!sp) throw new ChainError('MR_ERR_PROOF_MISSING', `${this.info.name}: eth_getProof returned no storage proof`);
+    if (!sp)
+      throw new ChainError(
+        'MR_ERR_PROOF_MISSING',
+        `${this.info.name}: eth_getProof returned no storage proof`,
+      );
     return {
       height: height.toString(),
       contract,
@@ -236,11 +252,22 @@ export class EvmAdapter implements ChainAdapter {
    * `verifyReceiptProof` against the receiptsRoot of a finality-verified header.
    */
   async receiptProof(txHash: Hex): Promise<ReceiptProof> {
-    const r = await this.rpc.call<(RpcReceipt & { blockNumber: string }) | null>('eth_getTransactionReceipt', [txHash]);
-    if (!r) throw new ChainError('MR_ERR_RECEIPT_MISSING', `${this.info.name}: no receipt for ${txHash}`, { retryable: true });
+    const r = await this.rpc.call<(RpcReceipt & { blockNumber: string }) | null>(
+      'eth_getTransactionReceipt',
+      [txHash],
+    );
+    if (!r)
+      throw new ChainError('MR_ERR_RECEIPT_MISSING', `${this.info.name}: no receipt for ${txHash}`, {
+        retryable: true,
+      });
     const block = await this.rpc.call<{ receiptsRoot: Hex }>('eth_getBlockByNumber', [r.blockNumber, false]);
     const receipts = await this.rpc.call<RpcReceipt[]>('eth_getBlockReceipts', [r.blockNumber]);
-    return buildReceiptProof(BigInt(r.blockNumber), block.receiptsRoot, receipts, Number(BigInt(r.transactionIndex)));
+    return buildReceiptProof(
+      BigInt(r.blockNumber),
+      block.receiptsRoot,
+      receipts,
+      Number(BigInt(r.transactionIndex)),
+    );
   }
 
   sendCommitmentProof(channel: Hex, height: bigint): Promise<CommitmentProof> {
@@ -277,7 +304,10 @@ export class EvmAdapter implements ChainAdapter {
   private lightClientFor(remoteChainId: bigint): Hex {
     const lc = this.cfg.contracts.lightClients[remoteChainId.toString()];
     if (!lc) {
-      throw new ChainError('MR_ERR_NO_LIGHT_CLIENT', `${this.info.name} has no light client for chain ${remoteChainId}`);
+      throw new ChainError(
+        'MR_ERR_NO_LIGHT_CLIENT',
+        `${this.info.name} has no light client for chain ${remoteChainId}`,
+      );
     }
     return lc;
   }
@@ -294,18 +324,32 @@ export class EvmAdapter implements ChainAdapter {
   async trustedValidators(remoteChainId: bigint): Promise<string[]> {
     const iface = this.lightClient;
     const data = iface.encodeFunctionData('validators', []);
-    const raw = await this.rpc.call<Hex>('eth_call', [{ to: this.lightClientFor(remoteChainId), data }, 'latest']);
+    const raw = await this.rpc.call<Hex>('eth_call', [
+      { to: this.lightClientFor(remoteChainId), data },
+      'latest',
+    ]);
     return (iface.decodeFunctionResult('validators', raw)[0] as string[]).map((a) => a.toLowerCase());
   }
 
   updateClient(remoteChainId: bigint, header: FinalityProof): Promise<TxResult> {
     const data = this.lightClient.encodeFunctionData('updateHeader', [header.header]) as Hex;
-    return this.sender.send(this.lightClientFor(remoteChainId), data, this.lightClient, 'QbftLightClient.updateHeader');
+    return this.sender.send(
+      this.lightClientFor(remoteChainId),
+      data,
+      this.lightClient,
+      'QbftLightClient.updateHeader',
+    );
   }
 
   receivePackets(req: ReceiveRequest): Promise<TxResult> {
     const packets = req.packets.map(packetTuple);
-    const common = [BigInt(req.proof.height), req.proof.accountProof, req.proof.storageProof, packets, req.rangeProof];
+    const common = [
+      BigInt(req.proof.height),
+      req.proof.accountProof,
+      req.proof.storageProof,
+      packets,
+      req.rangeProof,
+    ];
     const data = (
       req.header
         ? this.inbox.encodeFunctionData('updateAndReceive', [req.header.header, ...common])

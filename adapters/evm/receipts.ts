@@ -57,13 +57,19 @@ export function buildReceiptProof(
   receipts: readonly RpcReceipt[],
   index: number,
 ): ReceiptProof {
-  const sorted = [...receipts].sort((a, b) => Number(BigInt(a.transactionIndex) - BigInt(b.transactionIndex)));
+  const sorted = [...receipts].sort((a, b) =>
+    Number(BigInt(a.transactionIndex) - BigInt(b.transactionIndex)),
+  );
   const entries = sorted.map((r, i) => [receiptKey(i), encodeRpcReceipt(r)] as const);
   const root = trieRoot(entries);
   if (!equalBytes(root, hexToBytes(receiptsRoot, 'receiptsRoot'))) {
-    throw new ChainError('MR_ERR_RECEIPTS_ROOT_MISMATCH', `block ${blockNumber}: receipts do not rebuild receiptsRoot`, {
-      details: { expected: receiptsRoot, computed: bytesToHex(root) },
-    });
+    throw new ChainError(
+      'MR_ERR_RECEIPTS_ROOT_MISMATCH',
+      `block ${blockNumber}: receipts do not rebuild receiptsRoot`,
+      {
+        details: { expected: receiptsRoot, computed: bytesToHex(root) },
+      },
+    );
   }
   const entry = entries[index];
   if (!entry) {

@@ -77,19 +77,27 @@ export class JsonRpcClient {
       signal: AbortSignal.timeout(this.timeoutMs),
     });
     if (res.status === 429 || res.status >= 500) {
-      throw new ChainError('MR_ERR_RPC_UNAVAILABLE', `${method}: HTTP ${res.status} from ${redactUrl(this.url)}`, {
-        retryable: true,
-      });
+      throw new ChainError(
+        'MR_ERR_RPC_UNAVAILABLE',
+        `${method}: HTTP ${res.status} from ${redactUrl(this.url)}`,
+        {
+          retryable: true,
+        },
+      );
     }
     if (!res.ok) {
       throw new ChainError('MR_ERR_RPC_HTTP', `${method}: HTTP ${res.status} from ${redactUrl(this.url)}`);
     }
     const body = (await res.json()) as JsonRpcResponse;
     if (body.error) {
-      const retryable = body.error.code === -32005 || /timeout|rate|busy|header not found/i.test(body.error.message);
+      const retryable =
+        body.error.code === -32005 || /timeout|rate|busy|header not found/i.test(body.error.message);
       throw new ChainError('MR_ERR_RPC_ERROR', `${method}: ${body.error.message}`, {
         retryable,
-        details: { rpcCode: body.error.code, data: typeof body.error.data === 'string' ? body.error.data : undefined },
+        details: {
+          rpcCode: body.error.code,
+          data: typeof body.error.data === 'string' ? body.error.data : undefined,
+        },
       });
     }
     return body.result;

@@ -81,7 +81,9 @@ export class TxSender {
 
   private async estimate(to: string, data: Hex, iface: Interface, what: string): Promise<bigint> {
     try {
-      return BigInt(await this.rpc.call<string>('eth_estimateGas', [{ from: this.wallet.address, to, data }]));
+      return BigInt(
+        await this.rpc.call<string>('eth_estimateGas', [{ from: this.wallet.address, to, data }]),
+      );
     } catch (err) {
       const raw = revertData(err);
       if (raw) {
@@ -112,7 +114,13 @@ export class TxSender {
     return { maxFee, tip };
   }
 
-  private async broadcast(to: string, data: Hex, nonce: bigint, gasLimit: bigint, bumps: number): Promise<Hex> {
+  private async broadcast(
+    to: string,
+    data: Hex,
+    nonce: bigint,
+    gasLimit: bigint,
+    bumps: number,
+  ): Promise<Hex> {
     const { maxFee, tip } = await this.fees0();
     const factor = BigInt(100 + this.fees.bumpPercent) ** BigInt(bumps);
     const scale = 100n ** BigInt(bumps);

@@ -13,7 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadArtifact } from '../../adapters/evm/contracts/artifacts.js';
 import { freePort } from '../../adapters/evm/devnet/anvil.js';
-import { DEV_ACCOUNT, type Devnet, type DevnetChannel, devKey, startDevnet } from '../../adapters/evm/devnet/network.js';
+import {
+  DEV_ACCOUNT,
+  type Devnet,
+  type DevnetChannel,
+  devKey,
+  startDevnet,
+} from '../../adapters/evm/devnet/network.js';
 import { devnetProfile } from '../../adapters/evm/devnet/profile.js';
 import { connectRedis, deleteKeysByPrefix, type Redis } from '../../relayer/redis.js';
 import { type RelayerProcess, startRelayerProcess, waitFor } from '../helpers/relayer-process.js';
@@ -57,10 +63,16 @@ describe('relay e2e: anvil devnet + Redis + relayer process', () => {
     const batch: Sent[] = [];
     const txs = [];
     for (let i = 0; i < n; i++) {
-      const s = { channel: ch, recordId: `0x${randomBytes(32).toString('hex')}`, sha256: `0x${randomBytes(32).toString('hex')}` };
+      const s = {
+        channel: ch,
+        recordId: `0x${randomBytes(32).toString('hex')}`,
+        sha256: `0x${randomBytes(32).toString('hex')}`,
+      };
       batch.push(s);
       txs.push(await registry.getFunction('anchor')(s.recordId, s.sha256, ZERO32));
-      txs.push(await sender.getFunction('sendRecordProof')(ch.id, receiver, s.recordId, ZERO32, timeoutTimestamp));
+      txs.push(
+        await sender.getFunction('sendRecordProof')(ch.id, receiver, s.recordId, ZERO32, timeoutTimestamp),
+      );
     }
     const receipts = await Promise.all(txs.map((t) => t.wait()));
     for (const r of receipts) expect(r.status).toBe(1);
@@ -104,8 +116,8 @@ describe('relay e2e: anvil devnet + Redis + relayer process', () => {
     const timedOut = (await ob.queryFilter(ob.filters.PacketTimedOut!(ch.id), src.startHeight)) as (Log & {
       args: { sequence: bigint };
     })[];
-    const settled = [...acks.map((l) => l.args.sequence), ...timedOut.map((l) => l.args.sequence)].sort((a, b) =>
-      a < b ? -1 : a > b ? 1 : 0,
+    const settled = [...acks.map((l) => l.args.sequence), ...timedOut.map((l) => l.args.sequence)].sort(
+      (a, b) => (a < b ? -1 : a > b ? 1 : 0),
     );
     expect(settled).toEqual(Array.from({ length: n }, (_, i) => BigInt(i + 1)));
     expect(await ackedUpTo(ch)).toBe(BigInt(n));
@@ -194,7 +206,8 @@ describe('relay e2e: anvil devnet + Redis + relayer process', () => {
       }
     }
     const received = await inbox('insurer').queryFilter(inbox('insurer').filters.PacketReceived!(), 0);
-    for (const l of received as (Log & { args: { status: bigint } })[]) expect(l.args.status).toBe(STATUS_SUCCESS);
+    for (const l of received as (Log & { args: { status: bigint } })[])
+      expect(l.args.status).toBe(STATUS_SUCCESS);
   }, 300_000);
 
   it('recovers by clearing after every relayer key in Redis is deleted', async () => {
@@ -212,7 +225,10 @@ describe('relay e2e: anvil devnet + Redis + relayer process', () => {
 
     // The store was rebuilt from chain events: an old and a new packet are both known as acknowledged.
     const ob = outbox('medical-a');
-    const logs = (await ob.queryFilter(ob.filters.PacketSent!(a.id), devnet.chain('medical-a').startHeight)) as (Log & {
+    const logs = (await ob.queryFilter(
+      ob.filters.PacketSent!(a.id),
+      devnet.chain('medical-a').startHeight,
+    )) as (Log & {
       args: { id: string };
     })[];
     for (const l of [logs[0]!, logs.at(-1)!]) {
@@ -246,9 +262,11 @@ describe('relay e2e: anvil devnet + Redis + relayer process', () => {
       500,
     );
     relayer = startRelayerProcess(configPath, env);
-    await waitFor('both packets settled', async () => (await ackedUpTo(a)) >= 122n, 120_000, 500).catch((err) => {
-      throw new Error(`${(err as Error).message}\nrelayer output:\n${relayer?.output()}`);
-    });
+    await waitFor('both packets settled', async () => (await ackedUpTo(a)) >= 122n, 120_000, 500).catch(
+      (err) => {
+        throw new Error(`${(err as Error).message}\nrelayer output:\n${relayer?.output()}`);
+      },
+    );
 
     const src = devnet.chain('medical-a');
     const ob = outbox('medical-a');

@@ -16,11 +16,15 @@ export interface RelayerProcess {
 }
 
 export function startRelayerProcess(configPath: string, env: Record<string, string>): RelayerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'relayer/cli.ts'), 'start', '--config', configPath], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'relayer/cli.ts'), 'start', '--config', configPath],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   const keep = (d: Buffer) => {
     out = (out + d.toString()).slice(-20_000);

@@ -3,7 +3,7 @@
  * receipts, and the kernel verifies the PacketSent log against the receiptsRoot of a QBFT-sealed header.
  */
 import { randomBytes } from 'node:crypto';
-import { Contract, type InterfaceAbi, JsonRpcProvider, NonceManager, Wallet } from 'ethers';
+import { Contract, Interface, type InterfaceAbi, JsonRpcProvider, NonceManager, Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EvmAdapter } from '../../adapters/evm/adapter.js';
 import { loadArtifact } from '../../adapters/evm/contracts/artifacts.js';
@@ -13,7 +13,6 @@ import { bytesToHex, type Hex, hexToBytes } from '../../proofs/bytes.js';
 import { decodePacket, packetId } from '../../proofs/packet.js';
 import { verifyQbftFinality } from '../../proofs/qbft.js';
 import { verifyReceiptProof } from '../../proofs/receipts.js';
-import { Interface } from 'ethers';
 
 describe('receipt proofs from a QBFT-sealed devnet chain', () => {
   let devnet: Devnet;
@@ -37,19 +36,39 @@ describe('receipt proofs from a QBFT-sealed devnet chain', () => {
       chainId: 42001n,
       rpcUrl: chain.rpcUrl,
       privateKey: devKey(DEV_ACCOUNT.relayer),
-      contracts: { outbox: chain.contracts.outbox, inbox: chain.contracts.inbox, lightClients: chain.contracts.lightClients },
+      contracts: {
+        outbox: chain.contracts.outbox,
+        inbox: chain.contracts.inbox,
+        lightClients: chain.contracts.lightClients,
+      },
     });
     provider = new JsonRpcProvider(chain.rpcUrl, 42001, { staticNetwork: true, pollingInterval: 100 });
     const hospital = new NonceManager(new Wallet(devKey(DEV_ACCOUNT.hospital), provider));
-    const registry = new Contract(chain.contracts.recordRegistry, loadArtifact('RecordRegistry').abi as InterfaceAbi, hospital);
-    const sender = new Contract(chain.contracts.recordProofSender, loadArtifact('RecordProofSender').abi as InterfaceAbi, hospital);
+    const registry = new Contract(
+      chain.contracts.recordRegistry,
+      loadArtifact('RecordRegistry').abi as InterfaceAbi,
+      hospital,
+    );
+    const sender = new Contract(
+      chain.contracts.recordProofSender,
+      loadArtifact('RecordProofSender').abi as InterfaceAbi,
+      hospital,
+    );
     const recordId = bytesToHex(randomBytes(32));
-    await (await registry.getFunction('anchor')(recordId, bytesToHex(randomBytes(32)), `0x${'00'.repeat(32)}`)).wait();
+    await (
+      await registry.getFunction('anchor')(recordId, bytesToHex(randomBytes(32)), `0x${'00'.repeat(32)}`)
+    ).wait();
     // Several transactions in one block, so the proof is for a receipt among others.
     const txs = [];
     for (let i = 0; i < 3; i++) {
       txs.push(
-        await sender.getFunction('sendRecordProof')(devnet.channels[0]!.id, devnet.chain('insurer').contracts.recordProofStore, recordId, `0x${'00'.repeat(32)}`, 0),
+        await sender.getFunction('sendRecordProof')(
+          devnet.channels[0]!.id,
+          devnet.chain('insurer').contracts.recordProofStore,
+          recordId,
+          `0x${'00'.repeat(32)}`,
+          0,
+        ),
       );
     }
     const receipts = await Promise.all(txs.map((t) => t.wait()));

@@ -35,9 +35,13 @@ export function anvilBinary(): string {
     const pkgJson = require.resolve(`${pkg}/package.json`);
     return join(dirname(pkgJson), 'bin', process.platform === 'win32' ? 'anvil.exe' : 'anvil');
   } catch (cause) {
-    throw new ChainError('MR_ERR_ANVIL_MISSING', `anvil binary package ${pkg} is not installed; run npm install`, {
-      cause,
-    });
+    throw new ChainError(
+      'MR_ERR_ANVIL_MISSING',
+      `anvil binary package ${pkg} is not installed; run npm install`,
+      {
+        cause,
+      },
+    );
   }
 }
 
@@ -95,7 +99,10 @@ export async function startAnvil(opts: AnvilOptions): Promise<AnvilHandle> {
     await Promise.race([
       rpcReady(rpcUrl, 15_000),
       exited.then(() => {
-        throw new ChainError('MR_ERR_ANVIL_START', `anvil exited at start (port ${opts.port} in use?): ${stderr}`);
+        throw new ChainError(
+          'MR_ERR_ANVIL_START',
+          `anvil exited at start (port ${opts.port} in use?): ${stderr}`,
+        );
       }),
     ]);
   } catch (err) {

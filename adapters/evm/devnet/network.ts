@@ -151,7 +151,12 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
         anvils.push(anvil);
         const keys = Array.from({ length: opts.validatorCount ?? 4 }, () => Uint8Array.from(randomBytes(32)));
         const validators = keys.map(addressOfKey);
-        const proxy = await startQbftSealingProxy({ upstreamUrl: anvil.rpcUrl, port: spec.port, validators, keys });
+        const proxy = await startQbftSealingProxy({
+          upstreamUrl: anvil.rpcUrl,
+          port: spec.port,
+          validators,
+          keys,
+        });
         proxies.push(proxy);
         log(`chain ${spec.name} (id ${spec.chainId}) at ${proxy.url}, ${validators.length} QBFT validators`);
         return { spec, anvil, proxy, validators };
@@ -174,13 +179,19 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
 
     const deployed = await Promise.all(
       started.map(async ({ spec, anvil, validators }) => {
-        const provider = new JsonRpcProvider(anvil.rpcUrl, spec.chainId, { staticNetwork: true, pollingInterval: 50 });
+        const provider = new JsonRpcProvider(anvil.rpcUrl, spec.chainId, {
+          staticNetwork: true,
+          pollingInterval: 50,
+        });
         const signer = new NonceManager(new Wallet(devKey(DEV_ACCOUNT.deployer), provider));
         const startHeight = Number(await provider.getBlockNumber()) + 1;
         const outbox = await deploy(signer, 'Outbox', []);
         const inbox = await deploy(signer, 'Inbox', []);
         const registry = await deploy(signer, 'RecordRegistry', []);
-        const sender = await deploy(signer, 'RecordProofSender', [await outbox.getAddress(), await registry.getAddress()]);
+        const sender = await deploy(signer, 'RecordProofSender', [
+          await outbox.getAddress(),
+          await registry.getAddress(),
+        ]);
         const store = await deploy(signer, 'RecordProofStore', [await inbox.getAddress()]);
         const noop = await deploy(signer, 'NoopReceiver', []);
         const hospital = new Wallet(devKey(DEV_ACCOUNT.hospital)).address;
@@ -223,7 +234,8 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
           pollingInterval: 50,
         });
         const signer = new NonceManager(new Wallet(devKey(DEV_ACCOUNT.deployer), provider));
-        const at = (name: string, addr: string) => new Contract(addr, loadArtifact(name).abi as InterfaceAbi, signer);
+        const at = (name: string, addr: string) =>
+          new Contract(addr, loadArtifact(name).abi as InterfaceAbi, signer);
         const outbox = at('Outbox', d.contracts.outbox);
         const inbox = at('Inbox', d.contracts.inbox);
         const store = at('RecordProofStore', d.contracts.recordProofStore);
@@ -241,7 +253,8 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
       }),
     );
     // Fund nothing else: anvil's dev accounts are prefunded. Switch to interval mining.
-    if (!fractional) await Promise.all(started.map((s) => rpc(s.anvil.rpcUrl, 'evm_setIntervalMining', [blockTime])));
+    if (!fractional)
+      await Promise.all(started.map((s) => rpc(s.anvil.rpcUrl, 'evm_setIntervalMining', [blockTime])));
 
     const chains: DevnetChain[] = deployed.map((d) => ({
       spec: d.spec,

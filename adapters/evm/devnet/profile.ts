@@ -75,14 +75,21 @@ function asTemplate(doc: unknown): TemplateDoc {
 }
 
 /** Chain and channel specs of the devnet described by a profile template (config/devnet.yaml). */
-export function devnetSpecsFromTemplate(doc: unknown): { chains: DevnetChainSpec[]; channels: DevnetChannelSpec[] } {
+export function devnetSpecsFromTemplate(doc: unknown): {
+  chains: DevnetChainSpec[];
+  channels: DevnetChannelSpec[];
+} {
   const t = asTemplate(doc);
   return {
     chains: t.chains.map((c) => ({
       name: c.name,
       chainId: c.chainId,
       port: Number(new URL(c.rpcUrl).port),
-      role: c.name.startsWith('medical') ? 'medical' : c.name.startsWith('insurer') ? 'insurer' : 'crossborder',
+      role: c.name.startsWith('medical')
+        ? 'medical'
+        : c.name.startsWith('insurer')
+          ? 'insurer'
+          : 'crossborder',
     })),
     channels: t.channels.map((c) => ({ name: c.name, source: c.source, dest: c.destination })),
   };
