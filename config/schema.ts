@@ -214,6 +214,12 @@ export const channelSchema = z.strictObject({
     .regex(BYTES32_RE, { error: expected('expected a 0x-prefixed 32-byte hex id') })
     .optional(),
   batchSize: batchSizeSchema.optional(),
+  /**
+   * `priority` channels (consent grants and revocations) are delivered before any `normal` channel between the
+   * same two chains: a normal batch waits while a priority packet to its destination is pending.
+   * @defaultValue `'normal'`
+   */
+  lane: z.enum(['normal', 'priority']).default('normal'),
 });
 
 function relayerSchema(env: ConfigEnv) {

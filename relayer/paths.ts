@@ -13,6 +13,8 @@ export interface ChannelPath {
   readonly source: ChainAdapter;
   readonly dest: ChainAdapter;
   readonly batchSize: number;
+  /** Priority paths (consent) go first: normal paths to the same destination wait while they have a backlog. */
+  readonly lane: 'normal' | 'priority';
 }
 
 export function shortNameOf(name: string): string {

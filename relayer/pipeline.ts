@@ -329,6 +329,7 @@ export async function deliver(deps: PipelineDeps, path: ChannelPath, id: Hex, at
     await discardBundle(deps, path, b, nextRecv - 1n);
     return reprove();
   }
+  await yieldToPriorityLanes(deps, path);
   const srcId = path.source.info.chainId;
   let header = b.header;
   if (await path.dest.isTrusted(srcId, BigInt(b.height))) header = undefined;
@@ -354,6 +355,24 @@ export async function deliver(deps: PipelineDeps, path: ChannelPath, id: Hex, at
       return reprove();
     }
     throw err;
+  }
+}
+
+/**
+ * A normal path waits while a priority path between the same two chains has packets sent but not received:
+ * a consent revocation must reach the destination before record proofs queued behind it (the destination
+ * refuses a record proof whose consent is revoked at delivery time, so the revocation must get there first).
+ */
+async function yieldToPriorityLanes(deps: PipelineDeps, path: ChannelPath): Promise<void> {
+  if (path.lane === 'priority') return;
+  for (const p of deps.paths) {
+    if (p.lane !== 'priority') continue;
+    if (p.source.info.chainId !== path.source.info.chainId || p.dest.info.chainId !== path.dest.info.chainId) continue;
+    const sent = (await p.source.nextSequence(p.id)) - 1n;
+    const received = (await p.dest.nextRecv(p.id)) - 1n;
+    if (sent > received) {
+      throw new NotReadyError(`${path.shortName}: yielding to priority lane ${p.shortName} (${sent - received} pending)`);
+    }
   }
 }
 

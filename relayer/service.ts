@@ -95,6 +95,7 @@ export async function startService(opts: ServiceOptions): Promise<RelayerService
     source: adapters.get(ch.source)!,
     dest: adapters.get(ch.destination)!,
     batchSize: ch.batchSize ?? config.relayer.batchSize,
+    lane: ch.lane,
   }));
   const channelInfos = channelInfoFromConfig(config);
   const metrics = createMetrics({ store, channels: channelInfos });
