@@ -49,6 +49,7 @@ function fail(code: string, trail: Trail, message: string): never {
 }
 
 /** Characters RFC 8785 escapes, plus surrogates (which may be lone): strings without any take the fast path. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point (RFC 8785 escapes them)
 const NEEDS_WORK = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 function serializeString(s: string, trail: Trail): string {
