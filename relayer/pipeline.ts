@@ -367,11 +367,14 @@ async function yieldToPriorityLanes(deps: PipelineDeps, path: ChannelPath): Prom
   if (path.lane === 'priority') return;
   for (const p of deps.paths) {
     if (p.lane !== 'priority') continue;
-    if (p.source.info.chainId !== path.source.info.chainId || p.dest.info.chainId !== path.dest.info.chainId) continue;
+    if (p.source.info.chainId !== path.source.info.chainId || p.dest.info.chainId !== path.dest.info.chainId)
+      continue;
     const sent = (await p.source.nextSequence(p.id)) - 1n;
     const received = (await p.dest.nextRecv(p.id)) - 1n;
     if (sent > received) {
-      throw new NotReadyError(`${path.shortName}: yielding to priority lane ${p.shortName} (${sent - received} pending)`);
+      throw new NotReadyError(
+        `${path.shortName}: yielding to priority lane ${p.shortName} (${sent - received} pending)`,
+      );
     }
   }
 }

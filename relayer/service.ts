@@ -11,6 +11,7 @@ import type { ConfigEnv, MedrelayConfig } from '../config/schema.js';
 import type { Hex } from '../proofs/bytes.js';
 import { ConfigError } from '../proofs/errors.js';
 import { buildApi, chainInfoFromConfig, channelInfoFromConfig, probeHealth } from './api/index.js';
+import type { PatientApiDeps } from './api/routes/patients.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics, metricsHooks, recordRpcError } from './metrics.js';
 import type { ChannelPath } from './paths.js';
@@ -26,6 +27,8 @@ export interface ServiceOptions {
   log?: Logger;
   /** Serve the HTTP API. @defaultValue true */
   api?: boolean;
+  /** Serves the patient routes with what this returns (built on the service's Redis connection). */
+  patients?: (ctx: { redis: Redis; prefix: string }) => NonNullable<PatientApiDeps['patients']>;
 }
 
 export interface RelayerService {
@@ -127,6 +130,7 @@ export async function startService(opts: ServiceOptions): Promise<RelayerService
           redis,
           chains: [...adapters.values()].map((a) => ({ name: a.info.name, health: () => a.health() })),
         }),
+      ...(opts.patients ? { patients: opts.patients({ redis, prefix }) } : {}),
     });
     apiUrl = await api.listen({ host: config.relayer.api.host, port: config.relayer.api.port });
     log.info({ url: apiUrl }, 'API listening (OpenAPI at /openapi.json, docs at /docs)');

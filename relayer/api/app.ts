@@ -12,6 +12,7 @@ import { channelsRoutes } from './routes/channels.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { packetsRoutes } from './routes/packets.js';
+import { type PatientApiDeps, patientsRoutes } from './routes/patients.js';
 import { errorBody, packetRecord } from './schemas.js';
 import type { ApiDeps } from './types.js';
 
@@ -32,7 +33,7 @@ export const API_PATHS = [
  * const app = await buildApi({ store, chains, channels, metrics, health });
  * await app.listen({ host: config.relayer.api.host, port: config.relayer.api.port });
  */
-export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+export async function buildApi(deps: ApiDeps & PatientApiDeps): Promise<FastifyInstance> {
   const app = (deps.logger
     ? Fastify({ loggerInstance: deps.logger, disableRequestLogging: false })
     : Fastify({ logger: false })) as unknown as FastifyInstance;
@@ -55,6 +56,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'operations', description: 'health and metrics' },
         { name: 'topology', description: 'chains and channels' },
         { name: 'packets', description: 'packet lifecycle records' },
+        { name: 'patients', description: 'patient login challenge and audit trail (only when enabled)' },
       ],
     },
   });
@@ -67,5 +69,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(channelsRoutes, { store: deps.store, channels: deps.channels });
   await app.register(packetsRoutes, { store: deps.store, channels: deps.channels });
   await app.register(metricsRoutes, { metrics: deps.metrics });
+  if (deps.patients) await app.register(patientsRoutes, deps.patients);
   return app;
 }
