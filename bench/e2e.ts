@@ -33,6 +33,8 @@ import {
   type Devnet,
   type DevnetChannel,
   devKey,
+  devnetConsentId,
+  devnetSignedAnchor,
   startDevnet,
 } from '../adapters/evm/devnet/network.js';
 import { devnetProfile } from '../adapters/evm/devnet/profile.js';
@@ -95,7 +97,6 @@ export interface E2eRow {
 }
 
 const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
-const ZERO32 = `0x${'00'.repeat(32)}`;
 const STAGES = ['observe', 'prove', 'deliver', 'confirm'] as const;
 /** How often the block clock asks each chain for its head: the resolution of every medrelay latency figure. */
 const CLOCK_POLL_MS = 50;
@@ -458,22 +459,31 @@ async function medrelayRun(
           { length: perChannel[i]! },
           () => `0x${randomBytes(32).toString('hex')}`,
         );
-        const anchor = registry.getFunction('anchor');
+        const anchor = registry.getFunction('anchorSigned');
         const anchors = await Promise.all(
           recordIds.map((id) =>
-            anchor.populateTransaction(id, `0x${randomBytes(32).toString('hex')}`, ZERO32),
+            anchor.populateTransaction(
+              ...devnetSignedAnchor(src.spec.chainId, id, `0x${randomBytes(32).toString('hex')}`),
+            ),
           ),
         );
-        const anchorGas = await anchor.estimateGas(recordIds[0]!, `0x${'11'.repeat(32)}`, ZERO32);
+        const anchorGas = await anchor.estimateGas(
+          ...devnetSignedAnchor(
+            src.spec.chainId,
+            `0x${randomBytes(32).toString('hex')}`,
+            `0x${'11'.repeat(32)}`,
+          ),
+        );
         const anchored = await submitAll(src.anvilUrl, await signAll(wallet, anchors, anchorGas));
         await receiptsOf(provider, anchored, `anchor on ${ch.source}`);
         const send = app.getFunction('sendRecordProof');
+        const consentId = devnetConsentId(src.spec.chainId);
         const calls = await Promise.all(
-          recordIds.map((id) => send.populateTransaction(ch.id, receiver, id, ZERO32, 0)),
+          recordIds.map((id) => send.populateTransaction(ch.id, receiver, id, consentId, 0)),
         );
         // Gas per send varies a little with the accumulator's shape; the margin covers it without inflating the
         // limits so much that fewer sends fit in a block (anvil packs blocks by gas limit).
-        const sendGas = await send.estimateGas(ch.id, receiver, recordIds[0]!, ZERO32, 0);
+        const sendGas = await send.estimateGas(ch.id, receiver, recordIds[0]!, consentId, 0);
         return { ch, provider, src, raws: await signAll(wallet, calls, sendGas) };
       }),
     );

@@ -16,7 +16,14 @@ import { parseArgs } from 'node:util';
 import { Contract, type InterfaceAbi, JsonRpcProvider, NonceManager, Wallet } from 'ethers';
 import { stringify } from 'yaml';
 import { loadArtifact } from '../adapters/evm/contracts/artifacts.js';
-import { DEV_ACCOUNT, type Devnet, devKey, startDevnet } from '../adapters/evm/devnet/network.js';
+import {
+  DEV_ACCOUNT,
+  type Devnet,
+  devKey,
+  devnetConsentId,
+  devnetSignedAnchor,
+  startDevnet,
+} from '../adapters/evm/devnet/network.js';
 import { devnetSpecsFromTemplate, fillDevnetTemplate } from '../adapters/evm/devnet/profile.js';
 import { parseConfig, readConfigDocument } from '../config/load.js';
 import { MedrelayError } from '../proofs/errors.js';
@@ -205,13 +212,17 @@ async function main(): Promise<void> {
         for (let i = 0; i < perChannel; i++) {
           const r = syntheticRecord(i);
           records.push({ channel: ch.name, ...r });
-          pending.push(await registry.getFunction('anchor')(r.recordId, r.sha256, `0x${'00'.repeat(32)}`));
+          pending.push(
+            await registry.getFunction('anchorSigned')(
+              ...devnetSignedAnchor(chain.spec.chainId, r.recordId, r.sha256),
+            ),
+          );
           pending.push(
             await sender.getFunction('sendRecordProof')(
               ch.id,
               receiver,
               r.recordId,
-              `0x${'00'.repeat(32)}`,
+              devnetConsentId(chain.spec.chainId),
               0,
             ),
           );
@@ -222,7 +233,7 @@ async function main(): Promise<void> {
     );
     const total = records.length;
     say(
-      `  ${devnet.channels.length} hospitals anchored ${total} records (SHA-256 only) and sent record-proof packets`,
+      `  ${devnet.channels.length} hospitals anchored ${total} records (signed anchors, devnet consent) and sent record-proof packets`,
     );
 
     const t0 = Date.now();

@@ -18,6 +18,8 @@ import {
   type Devnet,
   type DevnetChannel,
   devKey,
+  devnetConsentId,
+  devnetSignedAnchor,
   startDevnet,
 } from '../../adapters/evm/devnet/network.js';
 import { devnetProfile } from '../../adapters/evm/devnet/profile.js';
@@ -69,9 +71,19 @@ describe('relay e2e: anvil devnet + Redis + relayer process', () => {
         sha256: `0x${randomBytes(32).toString('hex')}`,
       };
       batch.push(s);
-      txs.push(await registry.getFunction('anchor')(s.recordId, s.sha256, ZERO32));
       txs.push(
-        await sender.getFunction('sendRecordProof')(ch.id, receiver, s.recordId, ZERO32, timeoutTimestamp),
+        await registry.getFunction('anchorSigned')(
+          ...devnetSignedAnchor(src.spec.chainId, s.recordId, s.sha256),
+        ),
+      );
+      txs.push(
+        await sender.getFunction('sendRecordProof')(
+          ch.id,
+          receiver,
+          s.recordId,
+          devnetConsentId(src.spec.chainId),
+          timeoutTimestamp,
+        ),
       );
     }
     const receipts = await Promise.all(txs.map((t) => t.wait()));

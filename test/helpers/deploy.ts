@@ -1,9 +1,17 @@
 /**
  * Deploys the medrelay contracts with ethers v6 (artifacts from `npm run build`). One "endpoint" per chain:
- * a QbftLightClient of the remote chain, Outbox, Inbox, and the record apps (RecordRegistry, RecordProofSender,
- * RecordProofStore) plus a NoopReceiver; `linkEndpoints` registers each side as the other's remote.
+ * a QbftLightClient of the remote chain, Outbox, Inbox, the record apps (RecordRegistry, RecordProofSender,
+ * RecordProofStore for recipient {@link RECIPIENT_REF}), the consent apps (ConsentRegistry, ConsentMirror) plus a
+ * NoopReceiver; `linkEndpoints` registers each side as the other's remote and trusted sender.
  */
-import { type BaseContractMethod, type Contract, ContractFactory, type Signer } from 'ethers';
+import {
+  type BaseContractMethod,
+  type Contract,
+  ContractFactory,
+  keccak256,
+  type Signer,
+  toUtf8Bytes,
+} from 'ethers';
 import { type ContractName, loadArtifact } from '../../adapters/evm/contracts/artifacts.js';
 
 /** An ethers Contract whose listed methods are known to exist (ethers' own typing makes every name optional). */
@@ -38,10 +46,38 @@ export type InboxContract = Bound<
   'registerRemote' | 'receivePackets' | 'updateAndReceive' | 'nextRecv' | 'ackRoot' | 'remotes'
 >;
 export type RegistryContract = Bound<
-  'setInstitution' | 'anchor' | 'logAccess' | 'getRecord' | 'isInstitution'
+  | 'setInstitution'
+  | 'anchor'
+  | 'anchorSigned'
+  | 'logAccess'
+  | 'getRecord'
+  | 'signedAnchor'
+  | 'anchorDigest'
+  | 'isInstitution'
 >;
 export type RecordSenderContract = Bound<'sendRecordProof' | 'delivery' | 'outbox' | 'registry'>;
-export type RecordStoreContract = Bound<'setTrustedSender' | 'getRecordProof' | 'trustedSender' | 'inbox'>;
+export type RecordStoreContract = Bound<
+  'setTrustedSender' | 'getRecordProof' | 'trustedSender' | 'inbox' | 'recipientRef' | 'consentMirror'
+>;
+export type ConsentRegistryContract = Bound<
+  | 'setRoute'
+  | 'setDefaultDest'
+  | 'grant'
+  | 'grantTo'
+  | 'revoke'
+  | 'revokeBySignature'
+  | 'isActive'
+  | 'getConsent'
+  | 'revokeDigest'
+  | 'delivery'
+  | 'route'
+>;
+export type ConsentMirrorContract = Bound<
+  'setTrustedSender' | 'isActive' | 'check' | 'getConsent' | 'trustedSender'
+>;
+
+/** FHIR reference of the insurer the test RecordProofStore serves, hashed: the consents' recipient. */
+export const RECIPIENT_REF = keccak256(toUtf8Bytes('Organization/insurer'));
 
 /** Deploys `name` from `signer` and waits for it to be mined. */
 export async function deployContract<T extends Contract = Contract>(
@@ -77,6 +113,8 @@ export interface Endpoint {
   registry: RegistryContract;
   recordSender: RecordSenderContract;
   recordStore: RecordStoreContract;
+  consentRegistry: ConsentRegistryContract;
+  consentMirror: ConsentMirrorContract;
   noop: Contract;
 }
 
@@ -98,13 +136,37 @@ export async function deployEndpoint(
     await outbox.getAddress(),
     await registry.getAddress(),
   );
+  const consentMirror = await deployContract<ConsentMirrorContract>(
+    'ConsentMirror',
+    signer,
+    await inbox.getAddress(),
+  );
   const recordStore = await deployContract<RecordStoreContract>(
     'RecordProofStore',
     signer,
     await inbox.getAddress(),
+    await consentMirror.getAddress(),
+    RECIPIENT_REF,
+  );
+  const consentRegistry = await deployContract<ConsentRegistryContract>(
+    'ConsentRegistry',
+    signer,
+    await outbox.getAddress(),
+    await registry.getAddress(),
   );
   const noop = await deployContract('NoopReceiver', signer);
-  return { chainId, lightClient, outbox, inbox, registry, recordSender, recordStore, noop };
+  return {
+    chainId,
+    lightClient,
+    outbox,
+    inbox,
+    registry,
+    recordSender,
+    recordStore,
+    consentRegistry,
+    consentMirror,
+    noop,
+  };
 }
 
 /** Registers each endpoint as the other's remote (Outbox ↔ remote Inbox, Inbox ↔ remote Outbox). */
@@ -119,6 +181,10 @@ export async function linkEndpoints(a: Endpoint, b: Endpoint): Promise<void> {
     // The record store trusts the remote RecordProofSender only.
     await (
       await here.recordStore.setTrustedSender(there.chainId, await there.recordSender.getAddress())
+    ).wait();
+    // The consent mirror trusts the remote ConsentRegistry only.
+    await (
+      await here.consentMirror.setTrustedSender(there.chainId, await there.consentRegistry.getAddress())
     ).wait();
   }
 }

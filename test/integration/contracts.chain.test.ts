@@ -27,6 +27,7 @@ import {
   type Endpoint,
   type LightClientContract,
   openChannel,
+  RECIPIENT_REF,
   type RegistryContract,
 } from '../helpers/deploy.js';
 import { readFixture } from '../helpers/fixtures.js';
@@ -39,6 +40,7 @@ import {
   signSeal,
   testValidators,
 } from '../helpers/qbft-seal.js';
+import { ANVIL_KEYS, anchorArg, relayPending, signedAnchor } from '../helpers/records.js';
 import {
   buildAckArgs,
   buildNextRecvProof,
@@ -85,11 +87,27 @@ async function sendRecordProof(recordId: string, timeoutTimestamp = 0n): Promise
     channel,
     await b.recordStore.getAddress(),
     recordId,
-    keccak256(toUtf8Bytes(`consent:${recordId}`)),
+    CONSENT,
     timeoutTimestamp,
   );
   await tx.wait();
   return (await a.outbox.nextSequence(channel)) - 1n;
+}
+
+/** Every record of this file shares one patient and one consent (granted on A, mirrored on B in beforeAll). */
+const CONSENT = keccak256(toUtf8Bytes('consent:contracts-test'));
+const PATIENT = keccak256(toUtf8Bytes('patient:contracts-test'));
+
+/** Anchors record(i) signed by A's institution (the deployer, anvil account 0). */
+async function anchorSigned(i: number) {
+  const { anchor, signature } = signedAnchor(ANVIL_KEYS[0], A.chainId, {
+    recordId: record(i) as Hex,
+    recordHash: keccak256(toUtf8Bytes(`doc-${i}`)) as Hex,
+    disclosureRoot: keccak256(toUtf8Bytes(`d-${i}`)) as Hex,
+    patient: PATIENT as Hex,
+    anchoredAt: (await latestTimestamp(A)) - 1n,
+  });
+  return a.registry.anchorSigned(anchorArg(anchor), signature);
 }
 
 const flipByte = (hex: string, at: number): Hex => {
@@ -106,6 +124,14 @@ beforeAll(async () => {
   ));
   channel = await openChannel(a, 'records', B.chainId);
   await (await a.registry.setInstitution(await A.signer.getAddress(), true)).wait();
+  // The patient's consent, recorded on A and mirrored on B over its own channel before any record proof.
+  const consentCh = await openChannel(a, 'consent', B.chainId);
+  await (await a.consentRegistry.setRoute(B.chainId, consentCh, await b.consentMirror.getAddress())).wait();
+  await (await a.consentRegistry.setDefaultDest(B.chainId)).wait();
+  await (
+    await a.consentRegistry.grant(CONSENT, PATIENT, A.signer.address, RECIPIENT_REF, CONSENT, 0, 2n ** 63n)
+  ).wait();
+  await relayPending(A, a, b, consentCh, valsA);
 });
 
 afterAll(async () => {
@@ -117,13 +143,7 @@ const record = (i: number): string => keccak256(toUtf8Bytes(`record-${i}`));
 describe('source chain: anchors and sends', () => {
   it('anchors a record and sends record-proof packets committed to sendRoot', async () => {
     for (let i = 1; i <= 4; i++) {
-      await (
-        await a.registry.anchor(
-          record(i),
-          keccak256(toUtf8Bytes(`doc-${i}`)),
-          keccak256(toUtf8Bytes(`d-${i}`)),
-        )
-      ).wait();
+      await (await anchorSigned(i)).wait();
       expect(await sendRecordProof(record(i))).toBe(BigInt(i));
     }
     const sent = await sentPackets(a.outbox, channel);
@@ -377,9 +397,7 @@ describe('inbox: delivery and forged inputs', () => {
   });
 
   it('updateAndReceive: header update + proofs + packet in one transaction', async () => {
-    await (
-      await a.registry.anchor(record(5), keccak256(toUtf8Bytes('doc-5')), keccak256(toUtf8Bytes('d-5')))
-    ).wait();
+    await (await anchorSigned(5)).wait();
     // sequence 4 was sent earlier; deliver 4 and 5 under a fresh header.
     expect(await sendRecordProof(record(5))).toBe(5n);
     const h = await blockNumber(A);
@@ -504,9 +522,7 @@ describe('acknowledgements, expiry and timeouts back on the source chain', () =>
   });
 
   it('an expired packet gets status TIMEOUT without calling the app, and is acked as timed out', async () => {
-    await (
-      await a.registry.anchor(record(6), keccak256(toUtf8Bytes('doc-6')), keccak256(toUtf8Bytes('d-6')))
-    ).wait();
+    await (await anchorSigned(6)).wait();
     const seq = await sendRecordProof(record(6), (await latestTimestamp(B)) + 30n);
     expect(seq).toBe(6n);
     await advanceTime(B, 60);
@@ -540,9 +556,7 @@ describe('acknowledgements, expiry and timeouts back on the source chain', () =>
 
   it('timeoutPacket: reverts before the timeout, succeeds after it with proof of non-receipt, calls onTimeout', async () => {
     const now = await latestTimestamp(B);
-    await (
-      await a.registry.anchor(record(7), keccak256(toUtf8Bytes('doc-7')), keccak256(toUtf8Bytes('d-7')))
-    ).wait();
+    await (await anchorSigned(7)).wait();
     const seq7 = await sendRecordProof(record(7), now + 100n);
     const seq8 = await sendRecordProof(record(7), now + 100_000n);
     expect([seq7, seq8]).toEqual([7n, 8n]);

@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EvmAdapter } from '../../adapters/evm/adapter.js';
 import { loadArtifact } from '../../adapters/evm/contracts/artifacts.js';
 import { freePort } from '../../adapters/evm/devnet/anvil.js';
-import { DEV_ACCOUNT, type Devnet, devKey, startDevnet } from '../../adapters/evm/devnet/network.js';
+import {
+  DEV_ACCOUNT,
+  type Devnet,
+  devKey,
+  devnetSignedAnchor,
+  startDevnet,
+} from '../../adapters/evm/devnet/network.js';
 import { bytesToHex, type Hex, hexToBytes } from '../../proofs/bytes.js';
 import { decodePacket, packetId } from '../../proofs/packet.js';
 import { verifyQbftFinality } from '../../proofs/qbft.js';
@@ -56,7 +62,9 @@ describe('receipt proofs from a QBFT-sealed devnet chain', () => {
     );
     const recordId = bytesToHex(randomBytes(32));
     await (
-      await registry.getFunction('anchor')(recordId, bytesToHex(randomBytes(32)), `0x${'00'.repeat(32)}`)
+      await registry.getFunction('anchorSigned')(
+        ...devnetSignedAnchor(chain.spec.chainId, recordId, bytesToHex(randomBytes(32))),
+      )
     ).wait();
     // Several transactions in one block, so the proof is for a receipt among others.
     const txs = [];

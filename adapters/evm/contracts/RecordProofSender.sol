@@ -1,24 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {IOutbox} from "./IOutbox.sol";
 import {IPacketSender} from "./IPacketSender.sol";
 import {Packet, PacketLib} from "./PacketLib.sol";
 import {RecordRegistry} from "./RecordRegistry.sol";
-
-interface IOutbox {
-    function sendPacket(
-        bytes32 channel,
-        address receiver,
-        uint64 timeoutHeight,
-        uint64 timeoutTimestamp,
-        uint8 kind,
-        bytes calldata payload
-    ) external returns (uint64 sequence, bytes32 id);
-}
+import {Anchor} from "./lib/MedrelayEip712.sol";
 
 /// @notice Medical-chain app: sends the anchor of a record as a RECORD_PROOF packet and tracks its fate.
-/// @dev Payload = abi.encode(bytes32 recordId, bytes32 sha256Hash, bytes32 disclosureRoot, address institution,
-///      uint64 anchoredAt, bytes32 consentRef), decoded by RecordProofStore.
+/// @dev Payload = abi.encode(Anchor anchor, bytes32 consentRef, bytes signature): the signed anchor as stored by
+///      RecordRegistry.anchorSigned, decoded and re-verified (consent + signature) by RecordProofStore.
 contract RecordProofSender is IPacketSender {
     enum Delivery {
         None,
@@ -36,6 +27,8 @@ contract RecordProofSender is IPacketSender {
 
     error NotOutbox(address caller);
     error NotRecordInstitution(bytes32 recordId, address caller);
+    /// The record was anchored without a signature (legacy `anchor`): destinations would refuse it.
+    error UnsignedAnchor(bytes32 recordId);
 
     event RecordProofSent(bytes32 indexed recordId, bytes32 indexed channel, uint64 sequence, bytes32 id);
     event RecordProofSettled(bytes32 indexed id, Delivery delivery, bytes result);
@@ -59,10 +52,10 @@ contract RecordProofSender is IPacketSender {
         bytes32 consentRef,
         uint64 timeoutTimestamp
     ) external returns (uint64 sequence, bytes32 id) {
-        RecordRegistry.Record memory r = registry.getRecord(recordId);
-        if (r.institution == address(0) || r.institution != msg.sender) revert NotRecordInstitution(recordId, msg.sender);
-        bytes memory payload =
-            abi.encode(recordId, r.sha256Hash, r.disclosureRoot, r.institution, r.anchoredAt, consentRef);
+        (Anchor memory a, bytes memory signature) = registry.signedAnchor(recordId);
+        if (a.institution == address(0) || a.institution != msg.sender) revert NotRecordInstitution(recordId, msg.sender);
+        if (signature.length == 0) revert UnsignedAnchor(recordId);
+        bytes memory payload = abi.encode(a, consentRef, signature);
         (sequence, id) = outbox.sendPacket(channel, receiver, 0, timeoutTimestamp, PacketLib.KIND_RECORD_PROOF, payload);
         delivery[id] = Delivery.Pending;
         emit RecordProofSent(recordId, channel, sequence, id);

@@ -21,7 +21,13 @@ export type ContractName =
   | 'RecordRegistry'
   | 'RecordProofSender'
   | 'RecordProofStore'
-  | 'NoopReceiver';
+  | 'NoopReceiver'
+  | 'ConsentRegistry'
+  | 'ConsentMirror'
+  | 'DisclosureVerifier'
+  | 'CodeMapRegistry'
+  | 'AuditLog'
+  | 'ReferralGateway';
 
 const cache = new Map<string, Artifact>();
 

@@ -8,19 +8,25 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  AbiCoder,
   Contract,
   ContractFactory,
+  type ContractRunner,
   HDNodeWallet,
   type InterfaceAbi,
   JsonRpcProvider,
+  keccak256,
   NonceManager,
+  toUtf8Bytes,
   Wallet,
 } from 'ethers';
-import type { Hex } from '../../../proofs/bytes.js';
-import { channelId } from '../../../proofs/packet.js';
+import { MerkleAccumulator } from '../../../proofs/accumulator.js';
+import { bytesToHex, type Hex, hexToBytes } from '../../../proofs/bytes.js';
+import { channelId, decodePacket } from '../../../proofs/packet.js';
+import { signAnchor } from '../../../proofs/records/anchor.js';
 import { loadArtifact } from '../contracts/artifacts.js';
 import { type AnvilHandle, startAnvil } from './anvil.js';
-import { addressOfKey, type QbftSealingProxy, startQbftSealingProxy } from './sealer.js';
+import { addressOfKey, type QbftSealingProxy, sealQbftHeader, startQbftSealingProxy } from './sealer.js';
 
 /** anvil's public development mnemonic: its accounts hold devnet ether only and are prefunded by anvil. */
 export const DEV_MNEMONIC = 'test test test test test test test test test test test junk';
@@ -60,12 +66,56 @@ export const DEFAULT_CHANNELS: readonly DevnetChannelSpec[] = [
   { name: 'records-b', source: 'medical-b', dest: 'insurer' },
 ];
 
+/** FHIR reference of the devnet insurer, hashed: the RecordProofStores' recipient and the devnet consents'. */
+export const DEVNET_RECIPIENT = keccak256(toUtf8Bytes('Organization/devnet-insurer')) as Hex;
+/** Pseudonym of the devnet patient every demo/e2e/bench record belongs to. */
+export const DEVNET_PATIENT = keccak256(toUtf8Bytes('medrelay-devnet-patient')) as Hex;
+
+/** Id of the consent the devnet grants (on `sourceChainId`, to DEVNET_RECIPIENT) and mirrors before any record. */
+export function devnetConsentId(sourceChainId: number | bigint): Hex {
+  return keccak256(toUtf8Bytes(`medrelay-devnet-consent:${sourceChainId}`)) as Hex;
+}
+
+/**
+ * `RecordRegistry.anchorSigned` arguments for a devnet record: anchor of the devnet patient signed by the devnet
+ * hospital for chain `chainId` (anchoredAt one minute in the past by the wall clock).
+ */
+export function devnetSignedAnchor(
+  chainId: number | bigint,
+  recordId: string,
+  recordHash: string,
+  disclosureRoot = `0x${'00'.repeat(32)}`,
+): [
+  {
+    recordId: Hex;
+    recordHash: Hex;
+    disclosureRoot: Hex;
+    patient: Hex;
+    institution: Hex;
+    anchoredAt: bigint;
+  },
+  Hex,
+] {
+  const key = devKey(DEV_ACCOUNT.hospital);
+  const anchor = {
+    recordId: recordId.toLowerCase() as Hex,
+    recordHash: recordHash.toLowerCase() as Hex,
+    disclosureRoot: disclosureRoot.toLowerCase() as Hex,
+    patient: DEVNET_PATIENT,
+    institution: new Wallet(key).address as Hex,
+    anchoredAt: BigInt(Math.floor(Date.now() / 1000) - 60),
+  };
+  return [anchor, signAnchor(anchor, chainId, key as Hex)];
+}
+
 export interface DevnetContracts {
   outbox: Hex;
   inbox: Hex;
   recordRegistry: Hex;
   recordProofSender: Hex;
   recordProofStore: Hex;
+  consentRegistry: Hex;
+  consentMirror: Hex;
   noopReceiver: Hex;
   /** remote chain id (decimal) → light client on this chain */
   lightClients: Record<string, Hex>;
@@ -159,7 +209,7 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
         });
         proxies.push(proxy);
         log(`chain ${spec.name} (id ${spec.chainId}) at ${proxy.url}, ${validators.length} QBFT validators`);
-        return { spec, anvil, proxy, validators };
+        return { spec, anvil, proxy, validators, keys };
       }),
     );
     const bySpec = new Map(started.map((s) => [s.spec.name, s]));
@@ -184,7 +234,6 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
           pollingInterval: 50,
         });
         const signer = new NonceManager(new Wallet(devKey(DEV_ACCOUNT.deployer), provider));
-        const startHeight = Number(await provider.getBlockNumber()) + 1;
         const outbox = await deploy(signer, 'Outbox', []);
         const inbox = await deploy(signer, 'Inbox', []);
         const registry = await deploy(signer, 'RecordRegistry', []);
@@ -192,7 +241,16 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
           await outbox.getAddress(),
           await registry.getAddress(),
         ]);
-        const store = await deploy(signer, 'RecordProofStore', [await inbox.getAddress()]);
+        const mirror = await deploy(signer, 'ConsentMirror', [await inbox.getAddress()]);
+        const store = await deploy(signer, 'RecordProofStore', [
+          await inbox.getAddress(),
+          await mirror.getAddress(),
+          DEVNET_RECIPIENT,
+        ]);
+        const consents = await deploy(signer, 'ConsentRegistry', [
+          await outbox.getAddress(),
+          await registry.getAddress(),
+        ]);
         const noop = await deploy(signer, 'NoopReceiver', []);
         const hospital = new Wallet(devKey(DEV_ACCOUNT.hospital)).address;
         await send(registry, 'setInstitution', [hospital, true]);
@@ -213,10 +271,11 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
             recordRegistry: (await registry.getAddress()) as Hex,
             recordProofSender: (await sender.getAddress()) as Hex,
             recordProofStore: (await store.getAddress()) as Hex,
+            consentRegistry: (await consents.getAddress()) as Hex,
+            consentMirror: (await mirror.getAddress()) as Hex,
             noopReceiver: (await noop.getAddress()) as Hex,
             lightClients,
           },
-          startHeight,
         };
       }),
     );
@@ -245,12 +304,36 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
           await send(outbox, 'registerRemote', [r.spec.chainId, lc, r.contracts.inbox]);
           await send(inbox, 'registerRemote', [r.spec.chainId, lc, r.contracts.outbox]);
           await send(store, 'setTrustedSender', [r.spec.chainId, r.contracts.recordProofSender]);
+          await send(at('ConsentMirror', d.contracts.consentMirror), 'setTrustedSender', [
+            r.spec.chainId,
+            r.contracts.consentRegistry,
+          ]);
         }
         for (const ch of channels.filter((c) => c.source === d.spec.name)) {
           await send(outbox, 'openChannel', [ch.name, chainOf(ch.dest).spec.chainId]);
         }
         provider.destroy();
       }),
+    );
+    // Consent bootstrap: on each channel's source, the hospital grants the devnet consent for DEVNET_RECIPIENT
+    // over a dedicated channel, delivered here (sealed header + proofs, Inbox.updateAndReceive) so that record
+    // proofs find it active. It happens before `startHeight`: the relayer never sees these packets.
+    for (const ch of channels) {
+      const src = dep.get(ch.source)!;
+      const dst = dep.get(ch.dest)!;
+      await bootstrapConsent(
+        { ...src, anvilUrl: chainOf(ch.source).anvil.rpcUrl, proxyUrl: chainOf(ch.source).proxy.url },
+        chainOf(ch.source),
+        { ...dst, anvilUrl: chainOf(ch.dest).anvil.rpcUrl },
+        `consent-${ch.name}`,
+      );
+    }
+    const startHeights = new Map(
+      await Promise.all(
+        started.map(
+          async (s) => [s.spec.name, Number(await rpc(s.anvil.rpcUrl, 'eth_blockNumber', [])) + 1] as const,
+        ),
+      ),
     );
     // Fund nothing else: anvil's dev accounts are prefunded. Switch to interval mining.
     if (!fractional)
@@ -262,7 +345,7 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
       anvilUrl: chainOf(d.spec.name).anvil.rpcUrl,
       validators: chainOf(d.spec.name).validators,
       contracts: d.contracts,
-      startHeight: d.startHeight,
+      startHeight: startHeights.get(d.spec.name)!,
     }));
     return {
       chains,
@@ -277,5 +360,94 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+interface BootstrapSide {
+  spec: DevnetChainSpec;
+  contracts: DevnetContracts;
+  anvilUrl: string;
+}
+
+/** Grants the devnet consent on `src` towards `dst` over channel `name` and delivers it (see startDevnet). */
+async function bootstrapConsent(
+  src: BootstrapSide & { proxyUrl: string },
+  srcVals: { validators: Hex[]; keys: Uint8Array[] },
+  dst: BootstrapSide,
+  name: string,
+): Promise<void> {
+  const srcProvider = new JsonRpcProvider(src.anvilUrl, src.spec.chainId, { staticNetwork: true });
+  const dstProvider = new JsonRpcProvider(dst.anvilUrl, dst.spec.chainId, { staticNetwork: true });
+  try {
+    const deployer = new NonceManager(new Wallet(devKey(DEV_ACCOUNT.deployer), srcProvider));
+    const hospital = new Wallet(devKey(DEV_ACCOUNT.hospital), srcProvider);
+    const at = (n: string, addr: string, runner: ContractRunner) =>
+      new Contract(addr, loadArtifact(n).abi as InterfaceAbi, runner);
+    const outbox = at('Outbox', src.contracts.outbox, deployer);
+    const consents = at('ConsentRegistry', src.contracts.consentRegistry, deployer);
+    await send(outbox, 'openChannel', [name, dst.spec.chainId]);
+    const channel = channelId(BigInt(src.spec.chainId), BigInt(dst.spec.chainId), name);
+    await send(consents, 'setRoute', [dst.spec.chainId, channel, dst.contracts.consentMirror]);
+    const consentId = devnetConsentId(src.spec.chainId);
+    const tx = await (consents.connect(hospital) as Contract).getFunction('grantTo')(
+      dst.spec.chainId,
+      consentId,
+      DEVNET_PATIENT,
+      hospital.address,
+      DEVNET_RECIPIENT,
+      consentId,
+      0,
+      2n ** 63n,
+    );
+    const rc = await tx.wait();
+    const sentLog = rc!.logs
+      .map((l: { topics: readonly string[]; data: string }) => outbox.interface.parseLog(l))
+      .find((e: { name: string } | null) => e?.name === 'PacketSent')!;
+    const packet = decodePacket(hexToBytes(sentLog.args.packet as string));
+    const height = Number(rc!.blockNumber);
+    // Proofs at `height`: the send root (one leaf) and a header sealed by the source validators.
+    const acc = new MerkleAccumulator();
+    acc.append(sentLog.args.id as Hex);
+    const slot = keccak256(AbiCoder.defaultAbiCoder().encode(['bytes32', 'uint256'], [channel, 0]));
+    const proof = (await rpc(src.anvilUrl, 'eth_getProof', [
+      src.contracts.outbox,
+      [slot],
+      `0x${height.toString(16)}`,
+    ])) as { accountProof: Hex[]; storageProof: { proof: Hex[] }[] };
+    const block = (await rpc(src.anvilUrl, 'eth_getBlockByNumber', [
+      `0x${height.toString(16)}`,
+      false,
+    ])) as Record<string, unknown>;
+    const parent = (await rpc(src.proxyUrl, 'eth_getBlockByNumber', [
+      `0x${(height - 1).toString(16)}`,
+      false,
+    ])) as {
+      hash: string;
+    };
+    const sealed = sealQbftHeader(block, parent.hash, srcVals.validators, srcVals.keys);
+    const inbox = at(
+      'Inbox',
+      dst.contracts.inbox,
+      new NonceManager(new Wallet(devKey(DEV_ACCOUNT.deployer), dstProvider)),
+    );
+    await send(inbox, 'updateAndReceive', [
+      bytesToHex(sealed.rlp),
+      height,
+      proof.accountProof,
+      proof.storageProof[0]!.proof,
+      [packet],
+      acc.rangeProof(0, 1),
+    ]);
+    const mirror = at('ConsentMirror', dst.contracts.consentMirror, dstProvider);
+    const active = (await mirror.getFunction('isActive')(
+      consentId,
+      DEVNET_RECIPIENT,
+      Math.floor(Date.now() / 1000),
+    )) as boolean;
+    if (!active)
+      throw new Error(`devnet: consent bootstrap ${name} did not activate the consent on ${dst.spec.name}`);
+  } finally {
+    srcProvider.destroy();
+    dstProvider.destroy();
   }
 }
