@@ -51,8 +51,10 @@ export interface GasReport {
 const A_ID = 72001;
 const B_ID = 72002;
 const SIZES = [1, 8, 32];
-/** Default payload: a RECORD_PROOF payload is 6 words (recordId, sha256, disclosureRoot, institution, time, consent). */
+/** Headline payload: the unsigned RECORD_PROOF of the foundation (6 words: recordId, sha256, disclosureRoot, institution, time, consent). */
 export const RECORD_PROOF_PAYLOAD_BYTES = 192;
+/** The signed RECORD_PROOF of the records layer: abi.encode(Anchor (6 words), consentRef, bytes signature (65 B)). */
+export const SIGNED_RECORD_PROOF_PAYLOAD_BYTES = 384;
 
 type SentTx = { data: string; wait(): Promise<{ gasUsed: bigint } | null> };
 
@@ -86,12 +88,12 @@ async function sendN(
 
 /**
  * Runs the benchmark on fresh anvils and returns the rows. Without a payload size: 192-byte payloads (the headline),
- * with a 32-byte run attached as `also`.
+ * with 32-byte and 384-byte (signed record proof) runs attached as `also`.
  */
 export async function run(opts: { payloadBytes?: number } = {}): Promise<GasReport> {
   if (opts.payloadBytes === undefined) {
     const main = await runOnce(RECORD_PROOF_PAYLOAD_BYTES);
-    return { ...main, also: [await runOnce(32)] };
+    return { ...main, also: [await runOnce(32), await runOnce(SIGNED_RECORD_PROOF_PAYLOAD_BYTES)] };
   }
   return runOnce(opts.payloadBytes);
 }
