@@ -177,6 +177,18 @@ export const contractsSchema = z.strictObject({
   recordRegistry: addressSchema.optional(),
   recordProofSender: addressSchema.optional(),
   recordProofStore: addressSchema.optional(),
+  /** `ConsentRegistry` (medical chains): grants and revocations, sent on the `priority` consent lanes. */
+  consentRegistry: addressSchema.optional(),
+  /** `ConsentMirror` (chains that receive record proofs or referrals). */
+  consentMirror: addressSchema.optional(),
+  /** `DisclosureVerifier` over this chain's `RecordProofStore`. */
+  disclosureVerifier: addressSchema.optional(),
+  /** `CodeMapRegistry` (anchored FHIR ConceptMaps). */
+  codeMapRegistry: addressSchema.optional(),
+  /** `AuditLog` (patient audit-entry anchors). */
+  auditLog: addressSchema.optional(),
+  /** `ReferralGateway` (referrals between medical chains). */
+  referralGateway: addressSchema.optional(),
 });
 
 export const signerSchema = z.discriminatedUnion('type', [

@@ -94,11 +94,17 @@ async function gasPerPacket(
   address: string,
   topicName: string,
   abiName: string,
+  channelIds: readonly string[],
 ) {
   const chain = devnet.chain(chainName);
   const provider = new JsonRpcProvider(chain.anvilUrl, chain.spec.chainId, { staticNetwork: true });
   const contract = new Contract(address, loadArtifact(abiName).abi as InterfaceAbi, provider);
-  const logs = await contract.queryFilter(contract.filters[topicName]!(), chain.startHeight);
+  // Only the given channels (the records channels): consent lanes and referrals are not part of the summary.
+  const logs = (
+    await Promise.all(
+      channelIds.map((id) => contract.queryFilter(contract.filters[topicName]!(id), chain.startHeight)),
+    )
+  ).flat();
   const txs = new Set(logs.map((l) => l.transactionHash));
   let gas = 0n;
   for (const h of txs) gas += (await provider.getTransactionReceipt(h))!.gasUsed;
@@ -187,10 +193,12 @@ async function main(): Promise<void> {
       `  relayer running (pid ${child.pid}), API ${base} (OpenAPI ${base}/openapi.json), logs .devnet/relayer.log`,
     );
 
-    // Hospitals anchor records and send their proofs to the insurer.
+    // Hospitals anchor records and send their proofs to the insurer (on the records channels; the consent lanes
+    // and the referral channel carry no demo traffic).
+    const recordsChannels = devnet.channels.filter((c) => c.app === 'records');
     const records: { channel: string; recordId: string; sha256: string }[] = [];
     await Promise.all(
-      devnet.channels.map(async (ch) => {
+      recordsChannels.map(async (ch) => {
         const chain = devnet.chain(ch.source);
         const provider = new JsonRpcProvider(chain.rpcUrl, chain.spec.chainId, {
           staticNetwork: true,
@@ -233,7 +241,7 @@ async function main(): Promise<void> {
     );
     const total = records.length;
     say(
-      `  ${devnet.channels.length} hospitals anchored ${total} records (signed anchors, devnet consent) and sent record-proof packets`,
+      `  ${recordsChannels.length} hospitals anchored ${total} records (signed anchors, devnet consent) and sent record-proof packets`,
     );
 
     const t0 = Date.now();
@@ -248,7 +256,9 @@ async function main(): Promise<void> {
         .join(' | ');
       if (line !== last) say(`  [${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`);
       last = line;
-      const acked = channels.reduce((a, c) => a + (c.counts.acknowledged ?? 0), 0);
+      const acked = channels
+        .filter((c) => recordsChannels.some((r) => r.name === c.name))
+        .reduce((a, c) => a + (c.counts.acknowledged ?? 0), 0);
       if (acked >= total) break;
       if (Date.now() - t0 > 180_000)
         throw new Error('timed out waiting for acknowledgements (see .devnet/relayer.log)');
@@ -270,18 +280,27 @@ async function main(): Promise<void> {
       if (p.sha256Hash.toLowerCase() === r.sha256) verified++;
     }
     provider.destroy();
-    const recv = await gasPerPacket(devnet, 'insurer', insurer.contracts.inbox, 'PacketReceived', 'Inbox');
+    const recv = await gasPerPacket(
+      devnet,
+      'insurer',
+      insurer.contracts.inbox,
+      'PacketReceived',
+      'Inbox',
+      recordsChannels.filter((c) => c.dest === 'insurer').map((c) => c.id),
+    );
     let ackGas = 0n;
     let ackPackets = 0;
-    for (const ch of devnet.channels) {
+    for (const ch of recordsChannels) {
       const src = devnet.chain(ch.source);
-      const a = await gasPerPacket(devnet, ch.source, src.contracts.outbox, 'PacketAcknowledged', 'Outbox');
+      const a = await gasPerPacket(devnet, ch.source, src.contracts.outbox, 'PacketAcknowledged', 'Outbox', [
+        ch.id,
+      ]);
       ackGas += a.gas;
       ackPackets += a.packets;
     }
     say('');
     say('summary');
-    say(`  packets sent           ${total} over ${devnet.channels.length} channels`);
+    say(`  packets sent           ${total} over ${recordsChannels.length} records channels`);
     say(
       `  delivered (insurer)    ${recv.packets} in ${recv.txs} batch transactions (QBFT header update included)`,
     );

@@ -12,11 +12,16 @@ import type { Hex } from '../proofs/bytes.js';
 import { ConfigError } from '../proofs/errors.js';
 import { buildApi, chainInfoFromConfig, channelInfoFromConfig, probeHealth } from './api/index.js';
 import type { PatientApiDeps } from './api/routes/patients.js';
+import { auditRecordAccess } from './audit/record-access.js';
+import { type AuditedChain, AuditRecorder, auditLogAnchor } from './audit/recorder.js';
+import { AuditTrail } from './audit/trail.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics, metricsHooks, recordRpcError } from './metrics.js';
 import type { ChannelPath } from './paths.js';
 import { shortNameOf } from './paths.js';
+import { PatientKeys } from './patients/keys.js';
 import type { ChainRuntime, ClearReport } from './pipeline.js';
+import type { RecordAccessHook } from './records/vault.js';
 import { assertRedisReachable, connectRedis, type Redis } from './redis.js';
 import { Relayer } from './relayer.js';
 import { PacketStore } from './store.js';
@@ -29,6 +34,34 @@ export interface ServiceOptions {
   api?: boolean;
   /** Serves the patient routes with what this returns (built on the service's Redis connection). */
   patients?: (ctx: { redis: Redis; prefix: string }) => NonNullable<PatientApiDeps['patients']>;
+  /**
+   * Patient audit trail: an `AuditRecorder` turns the record apps' chain events (every chain's configured
+   * `contracts`) into per-patient FHIR AuditEvents, anchored in the `AuditLog` of `anchorChain`; the patient API
+   * routes are served with that trail (unless `patients` is given). Off when absent.
+   */
+  audit?: ServiceAuditOptions;
+}
+
+export interface ServiceAuditOptions {
+  /** Chain (name) whose `contracts.auditLog` anchors the entries (the relayer key must be an AuditLog writer). */
+  anchorChain: string;
+  /** Literal reference of this relayer in the entries. @defaultValue `'Device/medrelay'` */
+  observer?: string;
+  site?: string;
+  /** Scan interval. @defaultValue `relayer.pollIntervalMs` */
+  pollIntervalMs?: number;
+  /** Interval of `AuditTrail.retryAnchors()`. @defaultValue 30000 */
+  retryIntervalMs?: number;
+  /** Serve `POST /patients/{pseudonym}/challenge` and `GET /patients/{pseudonym}/audit`. @defaultValue true */
+  patientApi?: boolean;
+}
+
+export interface ServiceAudit {
+  readonly trail: AuditTrail;
+  readonly keys: PatientKeys;
+  readonly recorder: AuditRecorder;
+  /** Vault `onAccess` hook filing decryptions (and refusals) in the patient's trail. */
+  readonly recordAccessHook: RecordAccessHook;
 }
 
 export interface RelayerService {
@@ -43,6 +76,8 @@ export interface RelayerService {
   /** Base URL of the API when it is served. */
   readonly apiUrl?: string;
   readonly clearReports: ClearReport[];
+  /** Present when started with `audit`. */
+  readonly audit?: ServiceAudit;
   stop(): Promise<void>;
 }
 
@@ -58,6 +93,7 @@ export async function startService(opts: ServiceOptions): Promise<RelayerService
   const byName = new Map(config.chains.map((c) => [c.name, c]));
   const metricsRef: { m?: Metrics } = {};
   const adapters = new Map<string, ChainAdapter>();
+  const evmAdapters = new Map<string, EvmAdapter>();
   const chains = new Map<string, ChainRuntime>();
   for (const c of config.chains) {
     if (c.family !== 'evm') {
@@ -89,6 +125,7 @@ export async function startService(opts: ServiceOptions): Promise<RelayerService
       },
     });
     adapters.set(c.name, adapter);
+    evmAdapters.set(c.name, adapter);
     chains.set(String(c.chainId), { adapter, startHeight: BigInt(c.startHeight) });
   }
   const paths: ChannelPath[] = config.channels.map((ch) => ({
@@ -104,6 +141,13 @@ export async function startService(opts: ServiceOptions): Promise<RelayerService
   const metrics = createMetrics({ store, channels: channelInfos });
   metricsRef.m = metrics;
 
+  if (opts.audit && !byName.get(opts.audit.anchorChain)?.contracts.auditLog) {
+    redis.disconnect();
+    throw new ConfigError(
+      'MR_ERR_CONFIG_AUDIT',
+      `audit.anchorChain: "${opts.audit.anchorChain}" must name a configured chain with contracts.auditLog`,
+    );
+  }
   const relayer = new Relayer({
     redis,
     prefix,
@@ -116,6 +160,63 @@ export async function startService(opts: ServiceOptions): Promise<RelayerService
     clearIntervalMs: config.relayer.clearIntervalSec * 1000,
   });
   const clearReports = await relayer.start();
+
+  let audit: ServiceAudit | undefined;
+  let auditTimer: NodeJS.Timeout | undefined;
+  if (opts.audit) {
+    const a = opts.audit;
+    const auditLog = byName.get(a.anchorChain)!.contracts.auditLog!;
+    const source = { observer: a.observer ?? 'Device/medrelay', ...(a.site ? { site: a.site } : {}) };
+    const trail = new AuditTrail(redis, {
+      prefix,
+      anchor: auditLogAnchor(evmAdapters.get(a.anchorChain)!, auditLog),
+      onAnchorError: (info) =>
+        log.warn({ entryHash: info.entryHash, code: info.code }, 'audit anchor failed'),
+    });
+    const chainsAudited: AuditedChain[] = config.chains.map((c) => ({
+      name: c.name,
+      chainId: BigInt(c.chainId),
+      rpc: evmAdapters.get(c.name)!.rpc,
+      startHeight: BigInt(c.startHeight),
+      contracts: {
+        inbox: c.contracts.inbox,
+        ...(c.contracts.recordRegistry ? { recordRegistry: c.contracts.recordRegistry } : {}),
+        ...(c.contracts.consentRegistry ? { consentRegistry: c.contracts.consentRegistry } : {}),
+        ...(c.contracts.recordProofStore ? { recordProofStore: c.contracts.recordProofStore } : {}),
+        ...(c.contracts.disclosureVerifier ? { disclosureVerifier: c.contracts.disclosureVerifier } : {}),
+        ...(c.contracts.referralGateway ? { referralGateway: c.contracts.referralGateway } : {}),
+      },
+    }));
+    const recorder = new AuditRecorder({
+      redis,
+      prefix,
+      trail,
+      source,
+      chains: chainsAudited,
+      onError: (info) => log.warn(info, 'audit recorder: entry skipped or scan failed'),
+    });
+    recorder.start(a.pollIntervalMs ?? config.relayer.pollIntervalMs);
+    const retry = () => {
+      auditTimer = setTimeout(() => {
+        trail
+          .retryAnchors()
+          .catch(() => {})
+          .finally(() => {
+            if (auditTimer) retry();
+          });
+      }, a.retryIntervalMs ?? 30_000);
+    };
+    retry();
+    audit = {
+      trail,
+      keys: new PatientKeys(redis, { prefix }),
+      recorder,
+      recordAccessHook: auditRecordAccess(trail, source),
+    };
+  }
+  const patients =
+    opts.patients?.({ redis, prefix }) ??
+    (audit && opts.audit?.patientApi !== false ? { keys: audit.keys, audit: audit.trail } : undefined);
 
   let api: FastifyInstance | undefined;
   let apiUrl: string | undefined;
@@ -130,7 +231,7 @@ export async function startService(opts: ServiceOptions): Promise<RelayerService
           redis,
           chains: [...adapters.values()].map((a) => ({ name: a.info.name, health: () => a.health() })),
         }),
-      ...(opts.patients ? { patients: opts.patients({ redis, prefix }) } : {}),
+      ...(patients ? { patients } : {}),
     });
     apiUrl = await api.listen({ host: config.relayer.api.host, port: config.relayer.api.port });
     log.info({ url: apiUrl }, 'API listening (OpenAPI at /openapi.json, docs at /docs)');
@@ -148,10 +249,16 @@ export async function startService(opts: ServiceOptions): Promise<RelayerService
     ...(api ? { api } : {}),
     ...(apiUrl ? { apiUrl } : {}),
     clearReports,
+    ...(audit ? { audit } : {}),
     async stop() {
       if (stopped) return;
       stopped = true;
       if (api) await api.close();
+      if (auditTimer) {
+        clearTimeout(auditTimer);
+        auditTimer = undefined;
+      }
+      await audit?.recorder.stop();
       await relayer.stop();
       await Promise.all([...adapters.values()].map((a) => a.close()));
       redis.disconnect();

@@ -113,6 +113,14 @@ export class EvmAdapter implements ChainAdapter {
     return this.sender.address;
   }
 
+  /**
+   * Sends an application transaction (e.g. an AuditLog anchor) from the relayer key through the adapter's own
+   * nonce manager and fee bumping, so it never races the relay transactions for a nonce.
+   */
+  sendTransaction(to: Hex, data: Hex, iface: Interface, what: string): Promise<TxResult> {
+    return this.sender.send(to, data, iface, what);
+  }
+
   async health(): Promise<ChainHealth> {
     try {
       const h = await this.finalizedHeight();

@@ -72,7 +72,17 @@ export function chainInfoFromConfig(config: MedrelayConfig): ChainInfo[] {
       inbox: c.contracts.inbox,
       lightClients: { ...c.contracts.lightClients },
     };
-    for (const k of ['recordRegistry', 'recordProofSender', 'recordProofStore'] as const) {
+    for (const k of [
+      'recordRegistry',
+      'recordProofSender',
+      'recordProofStore',
+      'consentRegistry',
+      'consentMirror',
+      'disclosureVerifier',
+      'codeMapRegistry',
+      'auditLog',
+      'referralGateway',
+    ] as const) {
       const v = c.contracts[k];
       if (v !== undefined) contracts[k] = v;
     }

@@ -43,9 +43,13 @@ describe('loadConfig', () => {
     expect(cfg.relayer.redisUrl).toBe(DEFAULT_REDIS_URL);
     expect(cfg.relayer.keyPrefix).toBe('medrelay-devnet');
     expect(cfg.chains[3]!.gas.bumpAfterSec).toBe(DEFAULT_GAS_BUMP_AFTER_SEC);
-    expect(cfg.channels.map((c) => [c.source, c.destination])).toEqual([
-      ['medical-a', 'insurer'],
-      ['medical-b', 'insurer'],
+    expect(cfg.channels.map((c) => [c.source, c.destination, c.lane])).toEqual([
+      ['medical-a', 'insurer', 'normal'],
+      ['medical-b', 'insurer', 'normal'],
+      ['medical-a', 'medical-b', 'normal'],
+      ['medical-a', 'insurer', 'priority'],
+      ['medical-b', 'insurer', 'priority'],
+      ['medical-a', 'medical-b', 'priority'],
     ]);
     expect(cfg.channels[0]!.id).toBe(channelId(31001n, 31003n, 'records-a-insurer'));
   });

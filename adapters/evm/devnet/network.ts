@@ -48,10 +48,28 @@ export interface DevnetChainSpec {
   role: 'medical' | 'insurer' | 'crossborder';
 }
 
+/** Relay lane of a channel (config `channels[].lane`): `priority` lanes (consent) go before `normal` ones. */
+export type DevnetLane = 'normal' | 'priority';
+
+/**
+ * What a devnet channel carries: `records` (RecordProofSender → RecordProofStore), `referrals` (ReferralGateway →
+ * ReferralGateway) or `consent` (ConsentRegistry → ConsentMirror, always a `priority` lane).
+ */
+export type DevnetChannelApp = 'records' | 'referrals' | 'consent';
+
 export interface DevnetChannelSpec {
   name: string;
   source: string;
   dest: string;
+  /**
+   * `priority` declares the consent lane of its (source, dest) route (at most one per route); when a route has
+   * none, the devnet adds `consent-<first channel of the route>`. @defaultValue 'normal'
+   */
+  lane?: DevnetLane;
+  /**
+   * @defaultValue 'consent' for a priority lane, 'referrals' towards a `medical` chain, 'records' otherwise
+   */
+  app?: DevnetChannelApp;
 }
 
 export const DEFAULT_CHAINS: readonly DevnetChainSpec[] = [
@@ -61,19 +79,42 @@ export const DEFAULT_CHAINS: readonly DevnetChainSpec[] = [
   { name: 'crossborder', chainId: 31004, port: 18548, role: 'crossborder' },
 ];
 
+/**
+ * Application channels of the default devnet. Each route also gets its consent lane (`consent-records-a`,
+ * `consent-records-b`, `consent-referrals-a-b`, lane `priority`), added by `startDevnet`.
+ */
 export const DEFAULT_CHANNELS: readonly DevnetChannelSpec[] = [
   { name: 'records-a', source: 'medical-a', dest: 'insurer' },
   { name: 'records-b', source: 'medical-b', dest: 'insurer' },
+  { name: 'referrals-a-b', source: 'medical-a', dest: 'medical-b' },
 ];
 
 /** FHIR reference of the devnet insurer, hashed: the RecordProofStores' recipient and the devnet consents'. */
 export const DEVNET_RECIPIENT = keccak256(toUtf8Bytes('Organization/devnet-insurer')) as Hex;
+/**
+ * FHIR reference of the devnet hospital as a referral recipient, hashed: every medical chain's ReferralGateway
+ * binds it to the hospital account (`devKey(DEV_ACCOUNT.hospital)`), and the devnet referral consents name it.
+ */
+export const DEVNET_REFERRAL_RECIPIENT = keccak256(toUtf8Bytes('Organization/devnet-hospital')) as Hex;
 /** Pseudonym of the devnet patient every demo/e2e/bench record belongs to. */
 export const DEVNET_PATIENT = keccak256(toUtf8Bytes('medrelay-devnet-patient')) as Hex;
 
 /** Id of the consent the devnet grants (on `sourceChainId`, to DEVNET_RECIPIENT) and mirrors before any record. */
 export function devnetConsentId(sourceChainId: number | bigint): Hex {
   return keccak256(toUtf8Bytes(`medrelay-devnet-consent:${sourceChainId}`)) as Hex;
+}
+
+/**
+ * Id of the referral consent the devnet grants on `sourceChainId` to DEVNET_REFERRAL_RECIPIENT and mirrors on
+ * `destChainId` before any referral (one per referral route).
+ */
+export function devnetReferralConsentId(sourceChainId: number | bigint, destChainId: number | bigint): Hex {
+  return keccak256(toUtf8Bytes(`medrelay-devnet-referral-consent:${sourceChainId}:${destChainId}`)) as Hex;
+}
+
+/** Name of the consent lane the devnet adds for channel `name` when its route declares none. */
+export function consentChannelName(name: string): string {
+  return `consent-${name}`;
 }
 
 /**
@@ -119,6 +160,14 @@ export interface DevnetContracts {
   noopReceiver: Hex;
   /** remote chain id (decimal) → light client on this chain */
   lightClients: Record<string, Hex>;
+  /** DisclosureVerifier over this chain's RecordProofStore: only on chains a `records` channel leads to. */
+  disclosureVerifier?: Hex;
+  /** CodeMapRegistry (owner: deployer; the hospital is a registered institution on every chain). */
+  codeMapRegistry: Hex;
+  /** AuditLog; writers: the relayer (`devKey(DEV_ACCOUNT.relayer)`), the hospital and this chain's ReferralGateway. */
+  auditLog: Hex;
+  /** ReferralGateway: routes and trusted senders wired for every `referrals` channel. */
+  referralGateway: Hex;
 }
 
 export interface DevnetChain {
@@ -127,28 +176,121 @@ export interface DevnetChain {
   anvilUrl: string;
   validators: Hex[];
   contracts: DevnetContracts;
-  /** First block with medrelay contracts: where event scanning starts. */
+  /**
+   * First block the relayer scans: after the contracts and channels are set up, BEFORE the consent bootstrap
+   * (so the relayer sees the bootstrap packets and relays their acks like any other).
+   */
   startHeight: number;
 }
 
 export interface DevnetChannel extends DevnetChannelSpec {
   id: Hex;
+  lane: DevnetLane;
+  app: DevnetChannelApp;
+  /** `normal` channels: name of the priority lane that carries the consents of their route. */
+  consentChannel?: string;
 }
 
 export interface Devnet {
   chains: DevnetChain[];
+  /**
+   * The application channels (`records`, `referrals`; lane `normal`), in the order given. Consent lanes are in
+   * `consentChannels`, so callers that iterate this list to send record proofs keep working.
+   */
   channels: DevnetChannel[];
+  /** The consent lanes (lane `priority`, app `consent`): one per route of `channels`, declared or added. */
+  consentChannels: DevnetChannel[];
+  /** `channels` then `consentChannels`: every channel the relayer must serve (what `devnetProfile` lists). */
+  allChannels: DevnetChannel[];
   chain(name: string): DevnetChain;
+  /** Any channel of `allChannels` by name. */
+  channel(name: string): DevnetChannel;
   stop(): Promise<void>;
 }
 
 export interface DevnetOptions {
   chains?: readonly DevnetChainSpec[];
+  /** Application channels, plus optionally their consent lanes (`lane: 'priority'`). @defaultValue DEFAULT_CHANNELS */
   channels?: readonly DevnetChannelSpec[];
   /** Seconds between blocks once deployed. @defaultValue 1 */
   blockTime?: number;
   validatorCount?: number;
   log?: (msg: string) => void;
+}
+
+/** A channel of the devnet plan (no id yet). */
+export type DevnetChannelPlan = Omit<DevnetChannel, 'id'>;
+
+/**
+ * The channels a devnet opens for `specs`: the application channels (lane `normal`) and one consent lane per
+ * (source, dest) route: the `priority` spec of that route if given, else `consent-<first channel of the route>`.
+ */
+export function planDevnetChannels(
+  specs: readonly DevnetChannelSpec[],
+  chains: readonly DevnetChainSpec[],
+): { channels: DevnetChannelPlan[]; consentChannels: DevnetChannelPlan[] } {
+  const roleOf = (name: string) => {
+    const c = chains.find((x) => x.name === name);
+    if (!c) throw new Error(`devnet: channel names unknown chain ${name}`);
+    return c.role;
+  };
+  const route = (s: DevnetChannelSpec) => `${s.source}>${s.dest}`;
+  const names = new Set<string>();
+  const unique = (name: string) => {
+    if (names.has(name)) throw new Error(`devnet: duplicate channel name ${name}`);
+    names.add(name);
+  };
+  const lanes = new Map<string, DevnetChannelPlan>();
+  const consentChannels: DevnetChannelPlan[] = [];
+  for (const s of specs.filter((x) => x.lane === 'priority')) {
+    roleOf(s.source);
+    roleOf(s.dest);
+    unique(s.name);
+    if (s.app !== undefined && s.app !== 'consent')
+      throw new Error(`devnet: priority channel ${s.name} must carry consent, not ${s.app}`);
+    if (lanes.has(route(s)))
+      throw new Error(`devnet: two consent lanes from ${s.source} to ${s.dest} (${s.name})`);
+    const lane: DevnetChannelPlan = {
+      name: s.name,
+      source: s.source,
+      dest: s.dest,
+      lane: 'priority',
+      app: 'consent',
+    };
+    lanes.set(route(s), lane);
+    consentChannels.push(lane);
+  }
+  const channels: DevnetChannelPlan[] = [];
+  for (const s of specs.filter((x) => x.lane !== 'priority')) {
+    unique(s.name);
+    if (s.source === s.dest) throw new Error(`devnet: channel ${s.name} leads from ${s.source} to itself`);
+    const app = s.app ?? (roleOf(s.dest) === 'medical' ? 'referrals' : 'records');
+    roleOf(s.source);
+    if (app === 'consent') throw new Error(`devnet: consent channel ${s.name} must be lane priority`);
+    let lane = lanes.get(route(s));
+    if (!lane) {
+      lane = {
+        name: consentChannelName(s.name),
+        source: s.source,
+        dest: s.dest,
+        lane: 'priority',
+        app: 'consent',
+      };
+      lanes.set(route(s), lane);
+      consentChannels.push(lane);
+    }
+    channels.push({
+      name: s.name,
+      source: s.source,
+      dest: s.dest,
+      lane: 'normal',
+      app,
+      consentChannel: lane.name,
+    });
+  }
+  const added = consentChannels.filter((c) => !specs.some((x) => x.name === c.name));
+  for (const c of added) unique(c.name);
+  return { channels, consentChannels };
 }
 
 async function rpc(url: string, method: string, params: unknown[]): Promise<unknown> {
@@ -176,7 +318,8 @@ async function send(c: Contract, fn: string, args: unknown[]): Promise<void> {
 
 export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
   const specs = opts.chains ?? DEFAULT_CHAINS;
-  const channelSpecs = opts.channels ?? DEFAULT_CHANNELS;
+  const plan = planDevnetChannels(opts.channels ?? DEFAULT_CHANNELS, specs);
+  const planned = [...plan.channels, ...plan.consentChannels];
   const log = opts.log ?? (() => {});
   const anvils: AnvilHandle[] = [];
   const proxies: QbftSealingProxy[] = [];
@@ -220,15 +363,19 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
     };
     // Which remote chains each chain needs a light client for: both ends of every channel.
     const remotes = new Map<string, Set<string>>();
-    for (const ch of channelSpecs) {
+    for (const ch of planned) {
       chainOf(ch.source);
       chainOf(ch.dest);
       (remotes.get(ch.source) ?? remotes.set(ch.source, new Set()).get(ch.source)!).add(ch.dest);
       (remotes.get(ch.dest) ?? remotes.set(ch.dest, new Set()).get(ch.dest)!).add(ch.source);
     }
+    const recordsDests = new Set(plan.channels.filter((c) => c.app === 'records').map((c) => c.dest));
+    const referralDests = new Set(plan.channels.filter((c) => c.app === 'referrals').map((c) => c.dest));
+    const hospital = new Wallet(devKey(DEV_ACCOUNT.hospital)).address;
+    const relayerAccount = new Wallet(devKey(DEV_ACCOUNT.relayer)).address;
 
     const deployed = await Promise.all(
-      started.map(async ({ spec, anvil, validators }) => {
+      started.map(async ({ spec, anvil }) => {
         const provider = new JsonRpcProvider(anvil.rpcUrl, spec.chainId, {
           staticNetwork: true,
           pollingInterval: 50,
@@ -252,8 +399,23 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
           await registry.getAddress(),
         ]);
         const noop = await deploy(signer, 'NoopReceiver', []);
-        const hospital = new Wallet(devKey(DEV_ACCOUNT.hospital)).address;
+        const auditLog = await deploy(signer, 'AuditLog', []);
+        const codeMaps = await deploy(signer, 'CodeMapRegistry', [await registry.getAddress()]);
+        const gateway = await deploy(signer, 'ReferralGateway', [
+          await outbox.getAddress(),
+          await inbox.getAddress(),
+          await registry.getAddress(),
+          await mirror.getAddress(),
+          await auditLog.getAddress(),
+        ]);
+        const disclosure = recordsDests.has(spec.name)
+          ? await deploy(signer, 'DisclosureVerifier', [await store.getAddress()])
+          : undefined;
         await send(registry, 'setInstitution', [hospital, true]);
+        for (const writer of [relayerAccount, hospital, await gateway.getAddress()])
+          await send(auditLog, 'setWriter', [writer, true]);
+        if (spec.role === 'medical' || referralDests.has(spec.name))
+          await send(gateway, 'setInstitutionRef', [DEVNET_REFERRAL_RECIPIENT, hospital]);
         const lightClients: Record<string, Hex> = {};
         for (const remoteName of remotes.get(spec.name) ?? []) {
           const remote = chainOf(remoteName);
@@ -261,31 +423,35 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
           lightClients[String(remote.spec.chainId)] = (await lc.getAddress()) as Hex;
         }
         provider.destroy();
-        void validators;
-        return {
-          spec,
-          signer,
-          contracts: {
-            outbox: (await outbox.getAddress()) as Hex,
-            inbox: (await inbox.getAddress()) as Hex,
-            recordRegistry: (await registry.getAddress()) as Hex,
-            recordProofSender: (await sender.getAddress()) as Hex,
-            recordProofStore: (await store.getAddress()) as Hex,
-            consentRegistry: (await consents.getAddress()) as Hex,
-            consentMirror: (await mirror.getAddress()) as Hex,
-            noopReceiver: (await noop.getAddress()) as Hex,
-            lightClients,
-          },
+        const contracts: DevnetContracts = {
+          outbox: (await outbox.getAddress()) as Hex,
+          inbox: (await inbox.getAddress()) as Hex,
+          recordRegistry: (await registry.getAddress()) as Hex,
+          recordProofSender: (await sender.getAddress()) as Hex,
+          recordProofStore: (await store.getAddress()) as Hex,
+          consentRegistry: (await consents.getAddress()) as Hex,
+          consentMirror: (await mirror.getAddress()) as Hex,
+          noopReceiver: (await noop.getAddress()) as Hex,
+          lightClients,
+          ...(disclosure ? { disclosureVerifier: (await disclosure.getAddress()) as Hex } : {}),
+          codeMapRegistry: (await codeMaps.getAddress()) as Hex,
+          auditLog: (await auditLog.getAddress()) as Hex,
+          referralGateway: (await gateway.getAddress()) as Hex,
         };
+        return { spec, contracts };
       }),
     );
     const dep = new Map(deployed.map((d) => [d.spec.name, d]));
 
-    // Wire remotes and channels (per chain sequentially, chains in parallel).
-    const channels: DevnetChannel[] = channelSpecs.map((c) => ({
+    const withId = (c: DevnetChannelPlan): DevnetChannel => ({
       ...c,
       id: channelId(BigInt(chainOf(c.source).spec.chainId), BigInt(chainOf(c.dest).spec.chainId), c.name),
-    }));
+    });
+    const channels = plan.channels.map(withId);
+    const consentChannels = plan.consentChannels.map(withId);
+    const allChannels = [...channels, ...consentChannels];
+
+    // Wire remotes, channels and app routes (per chain sequentially, chains in parallel).
     await Promise.all(
       deployed.map(async (d) => {
         const provider = new JsonRpcProvider(chainOf(d.spec.name).anvil.rpcUrl, d.spec.chainId, {
@@ -298,36 +464,38 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
         const outbox = at('Outbox', d.contracts.outbox);
         const inbox = at('Inbox', d.contracts.inbox);
         const store = at('RecordProofStore', d.contracts.recordProofStore);
+        const mirror = at('ConsentMirror', d.contracts.consentMirror);
+        const gateway = at('ReferralGateway', d.contracts.referralGateway);
+        const consents = at('ConsentRegistry', d.contracts.consentRegistry);
         for (const remoteName of remotes.get(d.spec.name) ?? []) {
           const r = dep.get(remoteName)!;
           const lc = d.contracts.lightClients[String(r.spec.chainId)];
           await send(outbox, 'registerRemote', [r.spec.chainId, lc, r.contracts.inbox]);
           await send(inbox, 'registerRemote', [r.spec.chainId, lc, r.contracts.outbox]);
           await send(store, 'setTrustedSender', [r.spec.chainId, r.contracts.recordProofSender]);
-          await send(at('ConsentMirror', d.contracts.consentMirror), 'setTrustedSender', [
-            r.spec.chainId,
-            r.contracts.consentRegistry,
-          ]);
+          await send(mirror, 'setTrustedSender', [r.spec.chainId, r.contracts.consentRegistry]);
+          await send(gateway, 'setTrustedSender', [r.spec.chainId, r.contracts.referralGateway]);
         }
-        for (const ch of channels.filter((c) => c.source === d.spec.name)) {
+        for (const ch of allChannels.filter((c) => c.source === d.spec.name)) {
           await send(outbox, 'openChannel', [ch.name, chainOf(ch.dest).spec.chainId]);
+        }
+        // Consent routes: one lane per destination; `grant` (no destination) goes to the first records route.
+        for (const ch of consentChannels.filter((c) => c.source === d.spec.name)) {
+          const dst = dep.get(ch.dest)!;
+          await send(consents, 'setRoute', [dst.spec.chainId, ch.id, dst.contracts.consentMirror]);
+        }
+        const firstRecords = channels.find((c) => c.source === d.spec.name && c.app === 'records');
+        const defaultDest = firstRecords ?? consentChannels.find((c) => c.source === d.spec.name);
+        if (defaultDest) await send(consents, 'setDefaultDest', [chainOf(defaultDest.dest).spec.chainId]);
+        for (const ch of channels.filter((c) => c.source === d.spec.name && c.app === 'referrals')) {
+          const dst = dep.get(ch.dest)!;
+          await send(gateway, 'setRoute', [dst.spec.chainId, ch.id, dst.contracts.referralGateway]);
         }
         provider.destroy();
       }),
     );
-    // Consent bootstrap: on each channel's source, the hospital grants the devnet consent for DEVNET_RECIPIENT
-    // over a dedicated channel, delivered here (sealed header + proofs, Inbox.updateAndReceive) so that record
-    // proofs find it active. It happens before `startHeight`: the relayer never sees these packets.
-    for (const ch of channels) {
-      const src = dep.get(ch.source)!;
-      const dst = dep.get(ch.dest)!;
-      await bootstrapConsent(
-        { ...src, anvilUrl: chainOf(ch.source).anvil.rpcUrl, proxyUrl: chainOf(ch.source).proxy.url },
-        chainOf(ch.source),
-        { ...dst, anvilUrl: chainOf(ch.dest).anvil.rpcUrl },
-        `consent-${ch.name}`,
-      );
-    }
+    // The relayer starts scanning here: it sees the bootstrap consent packets below (sent and received) and
+    // relays their acks back, so every consent lane's ackedUpTo keeps up with later grants and revocations.
     const startHeights = new Map(
       await Promise.all(
         started.map(
@@ -335,6 +503,35 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
         ),
       ),
     );
+    // Consent bootstrap (devnet genesis state): on each consent lane the hospital grants the devnet consents of
+    // the route (records: devnetConsentId(source) to DEVNET_RECIPIENT, once per source chain; referrals:
+    // devnetReferralConsentId(source, dest) to DEVNET_REFERRAL_RECIPIENT), delivered here (sealed header +
+    // proofs, Inbox.updateAndReceive) so that record proofs and referrals sent right after start find them active.
+    const grantedRecords = new Set<string>();
+    for (const lane of consentChannels) {
+      const apps = new Set(channels.filter((c) => c.consentChannel === lane.name).map((c) => c.app));
+      const src = chainOf(lane.source);
+      const grants: BootstrapGrant[] = [];
+      if (apps.has('records') && !grantedRecords.has(lane.source)) {
+        grantedRecords.add(lane.source);
+        grants.push({ consentId: devnetConsentId(src.spec.chainId), recipient: DEVNET_RECIPIENT });
+      }
+      if (apps.has('referrals')) {
+        grants.push({
+          consentId: devnetReferralConsentId(src.spec.chainId, chainOf(lane.dest).spec.chainId),
+          recipient: DEVNET_REFERRAL_RECIPIENT,
+        });
+      }
+      if (grants.length === 0) continue;
+      await bootstrapConsents(
+        { ...dep.get(lane.source)!, anvilUrl: src.anvil.rpcUrl, proxyUrl: src.proxy.url },
+        src,
+        { ...dep.get(lane.dest)!, anvilUrl: chainOf(lane.dest).anvil.rpcUrl },
+        lane.id,
+        grants,
+      );
+      log(`consent lane ${lane.name}: ${grants.length} devnet consent(s) granted and mirrored`);
+    }
     // Fund nothing else: anvil's dev accounts are prefunded. Switch to interval mining.
     if (!fractional)
       await Promise.all(started.map((s) => rpc(s.anvil.rpcUrl, 'evm_setIntervalMining', [blockTime])));
@@ -350,9 +547,16 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
     return {
       chains,
       channels,
+      consentChannels,
+      allChannels,
       chain(name: string) {
         const c = chains.find((x) => x.spec.name === name);
         if (!c) throw new Error(`devnet: no chain ${name}`);
+        return c;
+      },
+      channel(name: string) {
+        const c = allChannels.find((x) => x.name === name);
+        if (!c) throw new Error(`devnet: no channel ${name}`);
         return c;
       },
       stop,
@@ -369,45 +573,57 @@ interface BootstrapSide {
   anvilUrl: string;
 }
 
-/** Grants the devnet consent on `src` towards `dst` over channel `name` and delivers it (see startDevnet). */
-async function bootstrapConsent(
+interface BootstrapGrant {
+  consentId: Hex;
+  recipient: Hex;
+}
+
+/**
+ * Grants `grants` (patient DEVNET_PATIENT, patient key = the hospital, valid from 0 forever) on `src` over the
+ * fresh consent lane `channel` and delivers them to `dst` in one `Inbox.updateAndReceive` (see startDevnet).
+ */
+async function bootstrapConsents(
   src: BootstrapSide & { proxyUrl: string },
   srcVals: { validators: Hex[]; keys: Uint8Array[] },
   dst: BootstrapSide,
-  name: string,
+  channel: Hex,
+  grants: BootstrapGrant[],
 ): Promise<void> {
   const srcProvider = new JsonRpcProvider(src.anvilUrl, src.spec.chainId, { staticNetwork: true });
   const dstProvider = new JsonRpcProvider(dst.anvilUrl, dst.spec.chainId, { staticNetwork: true });
   try {
-    const deployer = new NonceManager(new Wallet(devKey(DEV_ACCOUNT.deployer), srcProvider));
-    const hospital = new Wallet(devKey(DEV_ACCOUNT.hospital), srcProvider);
+    const hospital = new NonceManager(new Wallet(devKey(DEV_ACCOUNT.hospital), srcProvider));
+    const hospitalAddress = await hospital.getAddress();
     const at = (n: string, addr: string, runner: ContractRunner) =>
       new Contract(addr, loadArtifact(n).abi as InterfaceAbi, runner);
-    const outbox = at('Outbox', src.contracts.outbox, deployer);
-    const consents = at('ConsentRegistry', src.contracts.consentRegistry, deployer);
-    await send(outbox, 'openChannel', [name, dst.spec.chainId]);
-    const channel = channelId(BigInt(src.spec.chainId), BigInt(dst.spec.chainId), name);
-    await send(consents, 'setRoute', [dst.spec.chainId, channel, dst.contracts.consentMirror]);
-    const consentId = devnetConsentId(src.spec.chainId);
-    const tx = await (consents.connect(hospital) as Contract).getFunction('grantTo')(
-      dst.spec.chainId,
-      consentId,
-      DEVNET_PATIENT,
-      hospital.address,
-      DEVNET_RECIPIENT,
-      consentId,
-      0,
-      2n ** 63n,
-    );
-    const rc = await tx.wait();
-    const sentLog = rc!.logs
-      .map((l: { topics: readonly string[]; data: string }) => outbox.interface.parseLog(l))
-      .find((e: { name: string } | null) => e?.name === 'PacketSent')!;
-    const packet = decodePacket(hexToBytes(sentLog.args.packet as string));
-    const height = Number(rc!.blockNumber);
-    // Proofs at `height`: the send root (one leaf) and a header sealed by the source validators.
+    const outbox = at('Outbox', src.contracts.outbox, srcProvider);
+    const consents = at('ConsentRegistry', src.contracts.consentRegistry, hospital);
+    const packets: ReturnType<typeof decodePacket>[] = [];
     const acc = new MerkleAccumulator();
-    acc.append(sentLog.args.id as Hex);
+    let height = 0;
+    for (const g of grants) {
+      const tx = await consents.getFunction('grantTo')(
+        dst.spec.chainId,
+        g.consentId,
+        DEVNET_PATIENT,
+        hospitalAddress,
+        g.recipient,
+        g.consentId,
+        0,
+        2n ** 63n,
+      );
+      const rc = await tx.wait();
+      const sentLog = rc!.logs
+        .map((l: { topics: readonly string[]; data: string }) => outbox.interface.parseLog(l))
+        .find((e: { name: string } | null) => e?.name === 'PacketSent')!;
+      const packet = decodePacket(hexToBytes(sentLog.args.packet as string));
+      if (packet.sequence !== BigInt(packets.length + 1))
+        throw new Error(`devnet: consent lane ${channel} is not fresh (sequence ${packet.sequence})`);
+      packets.push(packet);
+      acc.append(sentLog.args.id as Hex);
+      height = Number(rc!.blockNumber);
+    }
+    // Proofs at `height` (the last grant): the send root and a header sealed by the source validators.
     const slot = keccak256(AbiCoder.defaultAbiCoder().encode(['bytes32', 'uint256'], [channel, 0]));
     const proof = (await rpc(src.anvilUrl, 'eth_getProof', [
       src.contracts.outbox,
@@ -435,17 +651,21 @@ async function bootstrapConsent(
       height,
       proof.accountProof,
       proof.storageProof[0]!.proof,
-      [packet],
-      acc.rangeProof(0, 1),
+      packets,
+      acc.rangeProof(0, packets.length),
     ]);
     const mirror = at('ConsentMirror', dst.contracts.consentMirror, dstProvider);
-    const active = (await mirror.getFunction('isActive')(
-      consentId,
-      DEVNET_RECIPIENT,
-      Math.floor(Date.now() / 1000),
-    )) as boolean;
-    if (!active)
-      throw new Error(`devnet: consent bootstrap ${name} did not activate the consent on ${dst.spec.name}`);
+    for (const g of grants) {
+      const active = (await mirror.getFunction('isActive')(
+        g.consentId,
+        g.recipient,
+        Math.floor(Date.now() / 1000),
+      )) as boolean;
+      if (!active)
+        throw new Error(
+          `devnet: consent bootstrap ${channel} did not activate ${g.consentId} on ${dst.spec.name}`,
+        );
+    }
   } finally {
     srcProvider.destroy();
     dstProvider.destroy();

@@ -3,7 +3,7 @@
  * No key goes into it: the relayer's signer is named by an environment variable.
  */
 import type { MedrelayConfigInput } from '../../../config/schema.js';
-import type { Devnet, DevnetChainSpec, DevnetChannelSpec } from './network.js';
+import type { Devnet, DevnetChain, DevnetChainSpec, DevnetChannelSpec, DevnetLane } from './network.js';
 
 export interface DevnetProfileOptions {
   keyPrefix: string;
@@ -16,8 +16,32 @@ export interface DevnetProfileOptions {
   batchSize?: number;
 }
 
+/** The `contracts` section of a devnet chain (light clients keyed by remote chain name). */
+function contractsOf(devnet: Devnet, c: DevnetChain) {
+  const nameOf = new Map(devnet.chains.map((x) => [String(x.spec.chainId), x.spec.name]));
+  return {
+    outbox: c.contracts.outbox,
+    inbox: c.contracts.inbox,
+    lightClients: Object.fromEntries(
+      Object.entries(c.contracts.lightClients).map(([id, addr]) => [nameOf.get(id)!, addr]),
+    ),
+    recordRegistry: c.contracts.recordRegistry,
+    recordProofSender: c.contracts.recordProofSender,
+    recordProofStore: c.contracts.recordProofStore,
+    consentRegistry: c.contracts.consentRegistry,
+    consentMirror: c.contracts.consentMirror,
+    ...(c.contracts.disclosureVerifier ? { disclosureVerifier: c.contracts.disclosureVerifier } : {}),
+    codeMapRegistry: c.contracts.codeMapRegistry,
+    auditLog: c.contracts.auditLog,
+    referralGateway: c.contracts.referralGateway,
+  };
+}
+
+/**
+ * The relayer config of a running devnet: every chain, and every channel of `devnet.allChannels` (the
+ * application channels and their `priority` consent lanes).
+ */
 export function devnetProfile(devnet: Devnet, opts: DevnetProfileOptions): MedrelayConfigInput {
-  const nameOf = new Map(devnet.chains.map((c) => [String(c.spec.chainId), c.spec.name]));
   return {
     relayer: {
       ...(opts.redisUrl ? { redisUrl: opts.redisUrl } : {}),
@@ -34,20 +58,16 @@ export function devnetProfile(devnet: Devnet, opts: DevnetProfileOptions): Medre
       rpcUrl: c.rpcUrl,
       startHeight: c.startHeight,
       finality: { type: 'qbft' as const, validators: c.validators },
-      contracts: {
-        outbox: c.contracts.outbox,
-        inbox: c.contracts.inbox,
-        lightClients: Object.fromEntries(
-          Object.entries(c.contracts.lightClients).map(([id, addr]) => [nameOf.get(id)!, addr]),
-        ),
-        recordRegistry: c.contracts.recordRegistry,
-        recordProofSender: c.contracts.recordProofSender,
-        recordProofStore: c.contracts.recordProofStore,
-      },
+      contracts: contractsOf(devnet, c),
       signer: { type: 'env' as const, variable: opts.signerEnv ?? 'MEDRELAY_RELAYER_KEY' },
       gas: { bumpAfterSec: 20 },
     })),
-    channels: devnet.channels.map((ch) => ({ name: ch.name, source: ch.source, destination: ch.dest })),
+    channels: devnet.allChannels.map((ch) => ({
+      name: ch.name,
+      source: ch.source,
+      destination: ch.dest,
+      lane: ch.lane,
+    })),
   };
 }
 
@@ -60,10 +80,18 @@ interface TemplateChain {
   contracts: Record<string, unknown> & { lightClients?: Record<string, string> };
 }
 
+interface TemplateChannel {
+  name: string;
+  source: string;
+  destination: string;
+  lane?: DevnetLane;
+  [k: string]: unknown;
+}
+
 interface TemplateDoc {
   relayer?: Record<string, unknown>;
   chains: TemplateChain[];
-  channels: { name: string; source: string; destination: string }[];
+  channels: TemplateChannel[];
 }
 
 function asTemplate(doc: unknown): TemplateDoc {
@@ -74,7 +102,10 @@ function asTemplate(doc: unknown): TemplateDoc {
   return d as TemplateDoc;
 }
 
-/** Chain and channel specs of the devnet described by a profile template (config/devnet.yaml). */
+/**
+ * Chain and channel specs of the devnet described by a profile template (config/devnet.yaml). Channels keep
+ * their `lane`: a `priority` channel is the consent lane of its route (see `planDevnetChannels`).
+ */
 export function devnetSpecsFromTemplate(doc: unknown): {
   chains: DevnetChainSpec[];
   channels: DevnetChannelSpec[];
@@ -91,13 +122,20 @@ export function devnetSpecsFromTemplate(doc: unknown): {
           ? 'insurer'
           : 'crossborder',
     })),
-    channels: t.channels.map((c) => ({ name: c.name, source: c.source, dest: c.destination })),
+    channels: t.channels.map((c) => ({
+      name: c.name,
+      source: c.source,
+      dest: c.destination,
+      ...(c.lane ? { lane: c.lane } : {}),
+    })),
   };
 }
 
 /**
  * Fills a profile template with what the devnet deployed: RPC URLs, validator sets, contract addresses (light
- * clients keyed by remote chain name) and start heights. Everything else in the template is kept as written.
+ * clients keyed by remote chain name) and start heights. Channels of the devnet the template does not list
+ * (consent lanes the devnet added) are appended with their `lane`. Everything else in the template is kept as
+ * written.
  */
 export function fillDevnetTemplate(
   doc: unknown,
@@ -105,23 +143,17 @@ export function fillDevnetTemplate(
   relayerOverrides: Record<string, unknown> = {},
 ): MedrelayConfigInput {
   const t = asTemplate(structuredClone(doc));
-  const nameOf = new Map(devnet.chains.map((c) => [String(c.spec.chainId), c.spec.name]));
   for (const c of t.chains) {
     const d = devnet.chain(c.name);
     c.rpcUrl = d.rpcUrl;
     c.startHeight = d.startHeight;
     c.finality = { type: 'qbft', validators: d.validators };
-    const lightClients = Object.fromEntries(
-      Object.entries(d.contracts.lightClients).map(([id, addr]) => [nameOf.get(id)!, addr]),
-    );
-    c.contracts = {
-      outbox: d.contracts.outbox,
-      inbox: d.contracts.inbox,
-      lightClients,
-      recordRegistry: d.contracts.recordRegistry,
-      recordProofSender: d.contracts.recordProofSender,
-      recordProofStore: d.contracts.recordProofStore,
-    };
+    c.contracts = contractsOf(devnet, d);
+  }
+  const listed = new Set(t.channels.map((c) => c.name));
+  for (const ch of devnet.allChannels) {
+    if (!listed.has(ch.name))
+      t.channels.push({ name: ch.name, source: ch.source, destination: ch.dest, lane: ch.lane });
   }
   t.relayer = { ...(t.relayer ?? {}), ...relayerOverrides };
   return t as unknown as MedrelayConfigInput;
