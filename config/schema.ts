@@ -250,6 +250,18 @@ function relayerSchema(env: ConfigEnv) {
     pollIntervalMs: z.number().int().min(50).default(DEFAULT_POLL_INTERVAL_MS),
     batchSize: batchSizeSchema.default(DEFAULT_BATCH_SIZE),
     metrics: z.boolean().default(DEFAULT_METRICS_ENABLED),
+    /**
+     * Patient audit trail: record-app events become FHIR AuditEvent entries per patient pseudonym, anchored by hash
+     * in the AuditLog of `anchorChain`, listed at `GET /patients/:pseudonym/audit`. Off when absent.
+     */
+    audit: z
+      .strictObject({
+        anchorChain: z.string().min(1),
+        observer: z.string().min(1).optional(),
+        site: z.string().min(1).optional(),
+        patientApi: z.boolean().default(true),
+      })
+      .optional(),
   });
 }
 

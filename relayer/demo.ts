@@ -27,6 +27,7 @@ import {
 import { devnetSpecsFromTemplate, fillDevnetTemplate } from '../adapters/evm/devnet/profile.js';
 import { parseConfig, readConfigDocument } from '../config/load.js';
 import { MedrelayError } from '../proofs/errors.js';
+import { runRecordsDemo } from './demo-records.js';
 import { assertRedisReachable, connectRedis, deleteKeysByPrefix } from './redis.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -320,6 +321,15 @@ async function main(): Promise<void> {
         'not every packet was delivered and acknowledged exactly once',
       );
     }
+    say('');
+    say('records, consent and audit');
+    const redis = connectRedis(REDIS_URL);
+    try {
+      await runRecordsDemo({ devnet, redis, keyPrefix, apiBase: base, say });
+    } finally {
+      redis.disconnect();
+    }
+    say(`  done in ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
     if (values.keep) {
       say('');
       say(`--keep: devnet and relayer left running. API ${base}/docs; chains:`);

@@ -13,7 +13,7 @@ import { ConfigError } from '../proofs/errors.js';
 import { buildApi, chainInfoFromConfig, channelInfoFromConfig, probeHealth } from './api/index.js';
 import type { PatientApiDeps } from './api/routes/patients.js';
 import { auditRecordAccess } from './audit/record-access.js';
-import { type AuditedChain, AuditRecorder, auditLogAnchor } from './audit/recorder.js';
+import { type AuditedChain, AuditRecorder, auditLogAnchor, auditLogBatchAnchor } from './audit/recorder.js';
 import { AuditTrail } from './audit/trail.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics, metricsHooks, recordRpcError } from './metrics.js';
@@ -50,7 +50,7 @@ export interface ServiceAuditOptions {
   site?: string;
   /** Scan interval. @defaultValue `relayer.pollIntervalMs` */
   pollIntervalMs?: number;
-  /** Interval of `AuditTrail.retryAnchors()`. @defaultValue 30000 */
+  /** Interval of the anchoring rounds (`AuditTrail.anchorPending()`, batched per patient). @defaultValue 2000 */
   retryIntervalMs?: number;
   /** Serve `POST /patients/{pseudonym}/challenge` and `GET /patients/{pseudonym}/audit`. @defaultValue true */
   patientApi?: boolean;
@@ -141,11 +141,13 @@ export async function startService(opts: ServiceOptions): Promise<RelayerService
   const metrics = createMetrics({ store, channels: channelInfos });
   metricsRef.m = metrics;
 
-  if (opts.audit && !byName.get(opts.audit.anchorChain)?.contracts.auditLog) {
+  // The service option wins over the config file's `relayer.audit` (tests and embedders pass it directly).
+  const auditOpts: ServiceAuditOptions | undefined = opts.audit ?? config.relayer.audit;
+  if (auditOpts && !byName.get(auditOpts.anchorChain)?.contracts.auditLog) {
     redis.disconnect();
     throw new ConfigError(
       'MR_ERR_CONFIG_AUDIT',
-      `audit.anchorChain: "${opts.audit.anchorChain}" must name a configured chain with contracts.auditLog`,
+      `relayer.audit.anchorChain: "${auditOpts.anchorChain}" must name a configured chain with contracts.auditLog`,
     );
   }
   const relayer = new Relayer({
@@ -163,13 +165,19 @@ export async function startService(opts: ServiceOptions): Promise<RelayerService
 
   let audit: ServiceAudit | undefined;
   let auditTimer: NodeJS.Timeout | undefined;
-  if (opts.audit) {
-    const a = opts.audit;
+  if (auditOpts) {
+    const a = auditOpts;
     const auditLog = byName.get(a.anchorChain)!.contracts.auditLog!;
     const source = { observer: a.observer ?? 'Device/medrelay', ...(a.site ? { site: a.site } : {}) };
+    const anchorSigner = evmAdapters.get(a.anchorChain)!;
+    // Entries are anchored in rounds, one AuditLog.recordBatch per patient: appending never waits for a block, and
+    // a burst of deliveries costs a few transactions rather than one per entry.
     const trail = new AuditTrail(redis, {
       prefix,
-      anchor: auditLogAnchor(evmAdapters.get(a.anchorChain)!, auditLog),
+      anchor: auditLogAnchor(anchorSigner, auditLog),
+      anchorBatch: auditLogBatchAnchor(anchorSigner, auditLog),
+      deferAnchors: true,
+      anchorTimeoutMs: 60_000,
       onAnchorError: (info) =>
         log.warn({ entryHash: info.entryHash, code: info.code }, 'audit anchor failed'),
     });
@@ -204,7 +212,7 @@ export async function startService(opts: ServiceOptions): Promise<RelayerService
           .finally(() => {
             if (auditTimer) retry();
           });
-      }, a.retryIntervalMs ?? 30_000);
+      }, a.retryIntervalMs ?? 2_000);
     };
     retry();
     audit = {
@@ -216,7 +224,7 @@ export async function startService(opts: ServiceOptions): Promise<RelayerService
   }
   const patients =
     opts.patients?.({ redis, prefix }) ??
-    (audit && opts.audit?.patientApi !== false ? { keys: audit.keys, audit: audit.trail } : undefined);
+    (audit && auditOpts?.patientApi !== false ? { keys: audit.keys, audit: audit.trail } : undefined);
 
   let api: FastifyInstance | undefined;
   let apiUrl: string | undefined;

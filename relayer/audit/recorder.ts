@@ -124,6 +124,18 @@ export function auditLogAnchor(signer: TxSigner, auditLog: string): AnchorFn {
   };
 }
 
+/** A batch anchor writing `AuditLog.recordBatch(patient, entryHashes)` (idempotent per entry) through `signer`. */
+export function auditLogBatchAnchor(
+  signer: TxSigner,
+  auditLog: string,
+): (patient: Hex, entryHashes: Hex[]) => Promise<void> {
+  const iface = contractInterface('AuditLog');
+  return async (patient, entryHashes) => {
+    const data = iface.encodeFunctionData('recordBatch', [patient, entryHashes]) as Hex;
+    await signer.sendTransaction(auditLog as Hex, data, iface, 'AuditLog.recordBatch');
+  };
+}
+
 interface RpcLog {
   address: string;
   topics: string[];

@@ -34,6 +34,17 @@ export interface AuditTrailOptions {
   onAnchorError?: (info: { entryHash: Hex; code: string }) => void;
   /** @defaultValue `Date.now` */
   now?: () => number;
+  /**
+   * Anchors several entries of one patient in one transaction. With it, `anchorPending` sends one transaction per
+   * patient per round instead of one per entry.
+   */
+  anchorBatch?: (patient: Hex, entryHashes: Hex[]) => Promise<void>;
+  /**
+   * Do not anchor inside `append`: entries wait as pending for `anchorPending`. A busy relayer then spends one
+   * transaction per patient per round, and appending never waits for a block.
+   * @defaultValue false
+   */
+  deferAnchors?: boolean;
 }
 
 export interface AuditEntry {
@@ -133,6 +144,8 @@ export class AuditTrail implements AuditTrailReader {
   private readonly anchorTimeoutMs: number;
   private readonly onAnchorError: AuditTrailOptions['onAnchorError'];
   private readonly now: () => number;
+  private readonly anchorBatch: AuditTrailOptions['anchorBatch'];
+  private readonly deferAnchors: boolean;
 
   constructor(
     private readonly redis: Redis,
@@ -145,6 +158,8 @@ export class AuditTrail implements AuditTrailReader {
     this.anchorTimeoutMs = options.anchorTimeoutMs ?? 10_000;
     this.onAnchorError = options.onAnchorError;
     this.now = options.now ?? Date.now;
+    this.anchorBatch = options.anchorBatch;
+    this.deferAnchors = options.deferAnchors ?? false;
   }
 
   /**
@@ -167,7 +182,7 @@ export class AuditTrail implements AuditTrailReader {
       canonicalize(event),
       action,
     ]);
-    if (created === 1) await this.tryAnchor(pat, hash, action);
+    if (created === 1 && !this.deferAnchors) await this.tryAnchor(pat, hash, action);
     return hash;
   }
 
@@ -255,11 +270,62 @@ export class AuditTrail implements AuditTrailReader {
   async retryAnchors(options: { limit?: number } = {}): Promise<{ anchored: number; failed: number }> {
     let anchored = 0;
     let failed = 0;
-    for (const p of await this.pendingAnchors(options)) {
+    const pending = await this.pendingAnchors(options);
+    if (this.anchorBatch) {
+      const byPatient = new Map<string, PendingAnchor[]>();
+      for (const p of pending) {
+        const list = byPatient.get(p.patient) ?? [];
+        list.push(p);
+        byPatient.set(p.patient, list);
+      }
+      for (const [patient, list] of byPatient) {
+        const ok = await this.tryAnchorBatch(
+          patient.slice(2),
+          list.map((p) => p.hash),
+        );
+        if (ok) anchored += list.length;
+        else failed += list.length;
+      }
+      return { anchored, failed };
+    }
+    for (const p of pending) {
       if (await this.tryAnchor(p.patient.slice(2), p.hash, p.action)) anchored++;
       else failed++;
     }
     return { anchored, failed };
+  }
+
+  /** `anchorPending` is the same round: anchors what is pending, batched per patient when `anchorBatch` is set. */
+  anchorPending(options: { limit?: number } = {}): Promise<{ anchored: number; failed: number }> {
+    return this.retryAnchors(options);
+  }
+
+  private async tryAnchorBatch(pat: string, hashes: Hex[]): Promise<boolean> {
+    let ok = false;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.anchorBatch!(`0x${pat}`, hashes),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new AuditError('MR_ERR_AUDIT_ANCHOR', `anchor timed out after ${this.anchorTimeoutMs} ms`),
+              ),
+            this.anchorTimeoutMs,
+          );
+        }),
+      ]);
+      ok = true;
+    } catch (err) {
+      for (const h of hashes) this.onAnchorError?.({ entryHash: h, code: errorCode(err) });
+    } finally {
+      clearTimeout(timer);
+    }
+    for (const h of hashes) {
+      await SETTLE.run(this.redis, [this.prefix, pat, h.slice(2), ok ? 'ok' : 'fail', String(this.now())]);
+    }
+    return ok;
   }
 
   private async tryAnchor(pat: string, hash: Hex, action: AuditAction): Promise<boolean> {
