@@ -17,9 +17,9 @@
  * Privacy: records hold ids, hashes, sequences, heights, tx hashes and the opaque ABI-encoded packet (whose
  * payload carries only hashes and proofs). Never put patient data in `error`.
  */
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RelayerError } from '../proofs/errors.js';
+import { LuaScript } from './lua.js';
 
 export const PACKET_STATES = [
   'sent',
@@ -234,23 +234,6 @@ function checkUint(v: number | bigint, field: string): string {
 function checkTx(v: string, field: string): string {
   if (!TX_RE.test(v)) bad(field, 'a 0x-prefixed 32-byte transaction hash');
   return v.toLowerCase();
-}
-
-/** A Lua script run with EVALSHA, falling back to EVAL once when Redis has not cached it (restart, SCRIPT FLUSH). */
-class LuaScript {
-  private readonly sha: string;
-  constructor(private readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-  async run(redis: Redis, args: readonly string[]): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.sha, 0, ...args);
-    } catch (err) {
-      if (err instanceof Error && err.message.includes('NOSCRIPT'))
-        return redis.eval(this.source, 0, ...args);
-      throw err;
-    }
-  }
 }
 
 const UPSERT_SENT = new LuaScript(`

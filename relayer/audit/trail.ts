@@ -15,10 +15,10 @@
  * Privacy: keys hold pseudonyms and hashes only; the events are validated by `checkAuditEvent`, which refuses
  * elements that could carry patient data.
  */
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Hex } from '../../proofs/bytes.js';
 import { canonicalize } from '../../proofs/records/jcs.js';
+import { LuaScript } from '../lua.js';
 import { type AuditAction, AuditError, type AuditEvent, auditEntryHash, checkAuditEvent } from './event.js';
 
 /** Anchors one entry hash on chain (AuditLog contract); throwing or timing out leaves the entry pending. */
@@ -89,23 +89,6 @@ function bad(field: string, expected: string): never {
 function checkPatient(patient: string): string {
   if (typeof patient !== 'string' || !PSEUDONYM_RE.test(patient)) bad('patient', 'a pseudonym, 0x + 64 hex');
   return patient.slice(2).toLowerCase();
-}
-
-/** EVALSHA with one EVAL fallback when Redis has not cached the script (restart, SCRIPT FLUSH). */
-class LuaScript {
-  private readonly sha: string;
-  constructor(private readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-  async run(redis: Redis, args: readonly string[]): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.sha, 0, ...args);
-    } catch (err) {
-      if (err instanceof Error && err.message.includes('NOSCRIPT'))
-        return redis.eval(this.source, 0, ...args);
-      throw err;
-    }
-  }
 }
 
 // ARGV: prefix, patient hex, hash hex, event json, action. Returns 1 when new, 0 when already stored.
