@@ -115,6 +115,18 @@ export interface ChainHealth {
   readonly error?: string;
 }
 
+/** What a chain's light client for a remote chain holds (QBFT: `QbftLightClient`). */
+export interface LightClientState {
+  /** Highest verified header number. */
+  readonly latestNumber: bigint;
+  /** Header that installed the current set (0 = constructor set): the set seals only headers above it. */
+  readonly validatorsSince: bigint;
+  /** Number of accepted validator-set changes. */
+  readonly epoch: bigint;
+  /** The trusted set, lowercase, in the light client's order. */
+  readonly validators: string[];
+}
+
 export interface ChainAdapter {
   readonly info: ChainInfo;
 
@@ -144,6 +156,8 @@ export interface ChainAdapter {
   isTrusted(remoteChainId: bigint, height: bigint): Promise<boolean>;
   /** The validator set (or authority set) this chain's light client trusts for `remoteChainId`. */
   trustedValidators(remoteChainId: bigint): Promise<string[]>;
+  /** The light client's state for `remoteChainId` (heights, epoch and set), read at the latest block. */
+  lightClientState(remoteChainId: bigint): Promise<LightClientState>;
 
   // submission
   updateClient(remoteChainId: bigint, header: FinalityProof): Promise<TxResult>;

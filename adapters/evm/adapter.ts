@@ -17,6 +17,7 @@ import type {
   ChainInfo,
   CommitmentProof,
   FinalityProof,
+  LightClientState,
   ReceiveRequest,
   TimeoutRequest,
   TxResult,
@@ -337,6 +338,29 @@ export class EvmAdapter implements ChainAdapter {
       'latest',
     ]);
     return (iface.decodeFunctionResult('validators', raw)[0] as string[]).map((a) => a.toLowerCase());
+  }
+
+  async lightClientState(remoteChainId: bigint): Promise<LightClientState> {
+    const lc = this.lightClientFor(remoteChainId);
+    // One block for all four reads, so a concurrent update cannot tear the view.
+    const tag = await this.rpc.call<string>('eth_blockNumber', []);
+    const read = async (fn: string): Promise<unknown> => {
+      const data = this.lightClient.encodeFunctionData(fn, []);
+      const raw = await this.rpc.call<Hex>('eth_call', [{ to: lc, data }, tag]);
+      return this.lightClient.decodeFunctionResult(fn, raw)[0];
+    };
+    const [latestNumber, validatorsSince, epoch, validators] = await Promise.all([
+      read('latestNumber'),
+      read('validatorsSince'),
+      read('epoch'),
+      read('validators'),
+    ]);
+    return {
+      latestNumber: BigInt(latestNumber as bigint),
+      validatorsSince: BigInt(validatorsSince as bigint),
+      epoch: BigInt(epoch as bigint),
+      validators: [...(validators as string[])].map((a) => a.toLowerCase()),
+    };
   }
 
   updateClient(remoteChainId: bigint, header: FinalityProof): Promise<TxResult> {

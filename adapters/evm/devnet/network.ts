@@ -205,6 +205,8 @@ export interface Devnet {
   chain(name: string): DevnetChain;
   /** Any channel of `allChannels` by name. */
   channel(name: string): DevnetChannel;
+  /** The QBFT sealing proxy in front of chain `name` (e.g. to schedule a validator rotation in tests). */
+  sealer(name: string): QbftSealingProxy;
   stop(): Promise<void>;
 }
 
@@ -558,6 +560,11 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
         const c = allChannels.find((x) => x.name === name);
         if (!c) throw new Error(`devnet: no channel ${name}`);
         return c;
+      },
+      sealer(name: string) {
+        const c = bySpec.get(name);
+        if (!c) throw new Error(`devnet: no chain ${name}`);
+        return c.proxy;
       },
       stop,
     };

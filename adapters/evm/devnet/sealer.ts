@@ -206,6 +206,8 @@ export class QbftSealingProxy {
   readonly #cache = new Map<bigint, CacheEntry>();
   readonly #bySealedHash = new Map<string, bigint>();
   #top = -1n; // highest sealed number; the cache is always contiguous 0..top
+  /** Scheduled rotations, ascending by `atBlock` (empty = the fixed constructor set, the default). */
+  readonly #rotations: { atBlock: bigint; validators: Hex[]; keys: Uint8Array[] }[] = [];
   #chain: Promise<unknown> = Promise.resolve();
   #rpcId = 0;
 
@@ -254,6 +256,54 @@ export class QbftSealingProxy {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
+  /**
+   * Schedules a validator-set rotation: the header at `atBlock` is sealed by the set in force before it and
+   * lists the new set (`newKeys`' addresses) in extraData; every later header is sealed by, and lists, the new
+   * set. `atBlock` must be above every block sealed so far and above any earlier scheduled rotation.
+   */
+  scheduleRotation(atBlock: bigint, newKeys: readonly Uint8Array[]): Hex[] {
+    const last = this.#rotations.at(-1)?.atBlock ?? 0n;
+    if (atBlock <= this.#top || atBlock <= last || atBlock <= 0n) {
+      throw new ConfigError(
+        'MR_ERR_SEALER_ROTATION',
+        `rotation block ${atBlock} must exceed the sealed head ${this.#top} and earlier rotations`,
+        { details: { field: 'atBlock' } },
+      );
+    }
+    const validators = normalizeValidators(newKeys.map(addressOfKey), 'newKeys');
+    if (newKeys.length < bftQuorum(validators.length)) {
+      throw new ConfigError('MR_ERR_SEALER_KEYS', 'rotation keys cannot reach quorum', {
+        details: { field: 'newKeys' },
+      });
+    }
+    this.#rotations.push({ atBlock, validators, keys: [...newKeys] });
+    return validators;
+  }
+
+  /** The set that seals block `number` and the list its extraData carries. */
+  #setsFor(number: bigint): {
+    validators: readonly Hex[];
+    keys: readonly Uint8Array[];
+    next?: readonly Hex[];
+  } {
+    let validators: readonly Hex[] = this.validators;
+    let keys: readonly Uint8Array[] = this.#keys;
+    let next: readonly Hex[] | undefined;
+    for (const r of this.#rotations) {
+      if (r.atBlock < number) {
+        validators = r.validators;
+        keys = r.keys;
+      } else if (r.atBlock === number) next = r.validators;
+    }
+    return { validators, keys, ...(next ? { next } : {}) };
+  }
+
+  /** Validator list written into block `number`'s extraData (the set that seals its children). */
+  validatorsListedAt(number: bigint): readonly Hex[] {
+    const s = this.#setsFor(number);
+    return s.next ?? s.validators;
+  }
+
   /** Sealed header + RLP of block `number` (seals missing ancestors first). */
   async sealed(number: bigint): Promise<SealedBlock> {
     // Pass anvil's current block so a revert since the last seal is noticed.
@@ -288,12 +338,14 @@ export class QbftSealingProxy {
         this.#invalidateFrom(i - 1n);
         continue;
       }
+      const sets = this.#setsFor(i);
       const sealed = sealQbftHeader(
         base,
         parent?.header.hash ?? null,
-        this.validators,
-        this.#keys,
+        sets.validators,
+        sets.keys,
         this.#round,
+        sets.next ? { nextValidators: sets.next } : {},
       );
       const entry: CacheEntry = { ...sealed, anvilHash: String(base.hash) };
       this.#cache.set(i, entry);
