@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { inspect } from 'node:util';
 import { computeAddress, Wallet } from 'ethers';
+import { SECP256K1_ORDER } from '../proofs/eip712.js';
 import { ConfigError } from '../proofs/errors.js';
 import type { ConfigEnv, SignerConfig } from './schema.js';
 
@@ -45,8 +46,6 @@ export class ResolvedSigner {
 }
 
 const KEY_RE = /^(0x)?[0-9a-fA-F]{64}$/;
-/** secp256k1 group order: a private key must be in [1, n). */
-const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
 /** Checks the shape and the curve range without ever echoing the value. */
 function parsePrivateKey(raw: string, where: string): PrivateKeyHex {
@@ -61,7 +60,7 @@ function parsePrivateKey(raw: string, where: string): PrivateKeyHex {
   const key = (trimmed.startsWith('0x') ? trimmed : `0x${trimmed}`).toLowerCase() as PrivateKeyHex;
   // Checked here rather than by ethers, whose errors include the argument value.
   const k = BigInt(key);
-  if (k === 0n || k >= SECP256K1_N) {
+  if (k === 0n || k >= SECP256K1_ORDER /* a private key must be in [1, n) */) {
     throw new ConfigError(
       'MR_ERR_KEY_MALFORMED',
       `${where}: not a valid secp256k1 private key (zero or >= curve order)`,

@@ -13,16 +13,15 @@
  * (28.6k vs 2.8k hashes/s, Node 20), and anchoring hashes whole Bundles.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { bigintToBytes, bytesToHex, concatBytes, type Hex, hexToBytes, padLeft } from '../bytes.js';
 import {
-  bigintToBytes,
-  bytesToBigint,
-  bytesToHex,
-  concatBytes,
-  type Hex,
-  hexToBytes,
-  padLeft,
-} from '../bytes.js';
+  domainSeparator,
+  checksumAddress as eip55,
+  recoverSigner,
+  secretKeyAddress,
+  signDigest,
+  typedDataDigest,
+} from '../eip712.js';
 import { ProofError } from '../errors.js';
 import { keccak256 } from '../keccak.js';
 import { validateFhir } from './fhir.js';
@@ -42,16 +41,11 @@ export interface Anchor {
 
 export const ANCHOR_TYPE =
   'Anchor(bytes32 recordId,bytes32 recordHash,bytes32 disclosureRoot,bytes32 patient,address institution,uint64 anchoredAt)';
-export const EIP712_DOMAIN_TYPE = 'EIP712Domain(string name,string version,uint256 chainId)';
+export { EIP712_DOMAIN_TYPE } from '../eip712.js';
 export const ANCHOR_DOMAIN = { name: 'medrelay', version: '1' } as const;
 
 const UTF8 = new TextEncoder();
 const ANCHOR_TYPEHASH = keccak256(UTF8.encode(ANCHOR_TYPE));
-const DOMAIN_TYPEHASH = keccak256(UTF8.encode(EIP712_DOMAIN_TYPE));
-const NAME_HASH = keccak256(UTF8.encode(ANCHOR_DOMAIN.name));
-const VERSION_HASH = keccak256(UTF8.encode(ANCHOR_DOMAIN.version));
-const N = secp256k1.Point.CURVE().n;
-const HALF_N = N >> 1n;
 const UINT64_MAX = (1n << 64n) - 1n;
 const UINT256_MAX = (1n << 256n) - 1n;
 
@@ -84,14 +78,7 @@ const word = (n: bigint): Uint8Array => padLeft(bigintToBytes(n), 32);
 export function checksumAddress(address: string): Hex {
   if (typeof address !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(address))
     fieldFail('institution', 'expected 0x + 40 hex digits (address)');
-  const lower = address.slice(2).toLowerCase();
-  const hash = keccak256(UTF8.encode(lower));
-  let out = '0x';
-  for (let i = 0; i < 40; i++) {
-    const nibble = (hash[i >> 1]! >> (i % 2 === 0 ? 4 : 0)) & 0xf;
-    out += nibble >= 8 ? lower[i]!.toUpperCase() : lower[i]!;
-  }
-  return out as Hex;
+  return eip55(address);
 }
 
 /** Parses an address; a mixed-case one must carry a correct EIP-55 checksum (a typo is not silently accepted). */
@@ -145,7 +132,7 @@ export function patientPseudonym(patientSecret: Uint8Array, system: string, valu
 export function anchorDomainSeparator(chainId: bigint | number): Uint8Array {
   const id = uint(chainId, UINT256_MAX, 'chainId');
   if (id === 0n) fieldFail('chainId', 'must be positive');
-  return keccak256(concatBytes(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, word(id)));
+  return domainSeparator(ANCHOR_DOMAIN.name, ANCHOR_DOMAIN.version, id);
 }
 
 /** EIP-712 `hashStruct(anchor)`: all members are static types, so each is one 32-byte word. */
@@ -172,14 +159,7 @@ export function anchorStructHash(anchor: Anchor): Uint8Array {
  * @throws ProofError MR_ERR_ANCHOR_FIELD
  */
 export function anchorDigest(anchor: Anchor, chainId: bigint | number): Uint8Array {
-  return keccak256(
-    concatBytes(Uint8Array.of(0x19, 0x01), anchorDomainSeparator(chainId), anchorStructHash(anchor)),
-  );
-}
-
-function addressOf(pub: Uint8Array): Hex {
-  // Ethereum address = last 20 bytes of keccak256(uncompressed point without the 0x04 prefix).
-  return checksumAddress(bytesToHex(keccak256(pub.subarray(1)).subarray(12)));
+  return typedDataDigest(anchorDomainSeparator(chainId), anchorStructHash(anchor));
 }
 
 /**
@@ -190,8 +170,8 @@ function addressOf(pub: Uint8Array): Hex {
  * @throws ProofError MR_ERR_ANCHOR_KEY, MR_ERR_ANCHOR_FIELD
  */
 export function signAnchor(anchor: Anchor, chainId: bigint | number, privateKey: Uint8Array | Hex): Hex {
-  const key = typeof privateKey === 'string' ? hexToBytes(privateKey, 'privateKey') : privateKey;
-  if (!(key instanceof Uint8Array) || key.length !== 32 || !secp256k1.utils.isValidSecretKey(key)) {
+  const secret = secretKeyAddress(privateKey);
+  if (!secret) {
     throw new ProofError(
       'MR_ERR_ANCHOR_KEY',
       'signAnchor: privateKey must be a valid 32-byte secp256k1 secret key',
@@ -200,21 +180,15 @@ export function signAnchor(anchor: Anchor, chainId: bigint | number, privateKey:
       },
     );
   }
-  const signer = addressOf(secp256k1.getPublicKey(key, false));
   const institution = checksumAddress(bytesToHex(address(anchor.institution, 'institution')));
-  if (signer !== institution) {
+  if (secret.address !== institution) {
     throw new ProofError(
       'MR_ERR_ANCHOR_KEY',
-      `signAnchor: key belongs to ${signer}, not to institution ${institution}`,
-      {
-        details: { field: 'privateKey', signer, institution },
-      },
+      `signAnchor: key belongs to ${secret.address}, not to institution ${institution}`,
+      { details: { field: 'privateKey', signer: secret.address, institution } },
     );
   }
-  const digest = anchorDigest(anchor, chainId);
-  // noble's "recovered" format is recovery ‖ r ‖ s; lowS is its default for secp256k1.
-  const rec = secp256k1.sign(digest, key, { prehash: false, lowS: true, format: 'recovered' });
-  return bytesToHex(concatBytes(rec.subarray(1, 65), Uint8Array.of(27 + rec[0]!)));
+  return signDigest(anchorDigest(anchor, chainId), secret.key);
 }
 
 /**
@@ -229,27 +203,10 @@ export function verifyAnchorSignature(
   chainId: bigint | number,
   signature: Hex | Uint8Array,
 ): Hex {
-  let sig: Uint8Array;
-  if (typeof signature === 'string') {
-    if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) sigFail('expected 0x + 130 hex digits (65 bytes r‖s‖v)');
-    sig = hexToBytes(signature, 'signature');
-  } else if (signature instanceof Uint8Array && signature.length === 65) sig = signature;
-  else sigFail('expected 65 bytes r‖s‖v');
   const institution = checksumAddress(bytesToHex(address(anchor.institution, 'institution')));
-  const digest = anchorDigest(anchor, chainId);
-  const v = sig[64]!;
-  if (v !== 27 && v !== 28) sigFail(`v must be 27 or 28, got ${v}`);
-  const r = bytesToBigint(sig.subarray(0, 32));
-  const s = bytesToBigint(sig.subarray(32, 64));
-  if (r === 0n || r >= N || s === 0n || s >= N) sigFail('r or s out of range');
-  // (r, n − s) also verifies; accepting only low s makes the signature unique (EIP-2), so it can key dedup.
-  if (s > HALF_N) sigFail('high s value (not EIP-2 canonical)');
-  let recovered: Hex;
-  try {
-    recovered = addressOf(new secp256k1.Signature(r, s, v - 27).recoverPublicKey(digest).toBytes(false));
-  } catch (err) {
-    sigFail(`unrecoverable signature (${err instanceof Error ? err.message : 'invalid'})`, {}, err);
-  }
+  const recovered = recoverSigner(anchorDigest(anchor, chainId), signature, (reason, cause) =>
+    sigFail(reason, {}, cause),
+  );
   if (recovered !== institution)
     sigFail(`signed by ${recovered}, not by the anchor's institution ${institution}`, {
       recovered,

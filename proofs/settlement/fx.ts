@@ -13,21 +13,20 @@
  *  - `verifyQuote` authenticates first (trusted provider), then checks freshness (`now < validUntil`) and
  *    replay (`quoteId` not used). It is pure: the caller records the quote id once it has settled.
  *
- * The EIP-712 hashing is written out (as in anchor.ts); the tests cross-check it against ethers.
+ * The EIP-712 domain, digest and signature rules are shared with record anchors (proofs/eip712.ts); the tests
+ * cross-check them against ethers.
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { bigintToBytes, concatBytes, type Hex, hexToBytes, padLeft } from '../bytes.js';
 import {
-  bigintToBytes,
-  bytesToBigint,
-  bytesToHex,
-  concatBytes,
-  type Hex,
-  hexToBytes,
-  padLeft,
-} from '../bytes.js';
+  checksumAddress,
+  domainSeparator,
+  recoverSigner,
+  secretKeyAddress,
+  signDigest,
+  typedDataDigest,
+} from '../eip712.js';
 import { ProofError } from '../errors.js';
 import { keccak256 } from '../keccak.js';
-import { checksumAddress, EIP712_DOMAIN_TYPE } from '../records/anchor.js';
 import { assertMoney, CURRENCIES, type Currency, divRoundHalfEven, type Money, money } from './money.js';
 
 /** Currency pairs medrelay accepts quotes for, as `BASE/QUOTE`. */
@@ -60,11 +59,6 @@ export const RATE_MAX_DECIMALS = 8;
 
 const UTF8 = new TextEncoder();
 const FX_TYPEHASH = keccak256(UTF8.encode(FX_QUOTE_TYPE));
-const DOMAIN_TYPEHASH = keccak256(UTF8.encode(EIP712_DOMAIN_TYPE));
-const NAME_HASH = keccak256(UTF8.encode(FX_DOMAIN.name));
-const VERSION_HASH = keccak256(UTF8.encode(FX_DOMAIN.version));
-const N = secp256k1.Point.CURVE().n;
-const HALF_N = N >> 1n;
 const UINT64_MAX = (1n << 64n) - 1n;
 const UINT256_MAX = (1n << 256n) - 1n;
 // ≤ 12 integer digits: no real rate is near it, and it bounds the work on hostile input.
@@ -185,7 +179,7 @@ export function convert(amount: Money, q: FxQuote): Money {
 export function fxDomainSeparator(chainId: bigint | number): Uint8Array {
   const id = uint(chainId, UINT256_MAX, 'chainId');
   if (id === 0n) fail('MR_ERR_FX_QUOTE', 'chainId', 'must be positive');
-  return keccak256(concatBytes(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, word(id)));
+  return domainSeparator(FX_DOMAIN.name, FX_DOMAIN.version, id);
 }
 
 /** EIP-712 `hashStruct(FxQuote)`; `rate` is a dynamic `string`, so it enters as keccak256 of its UTF-8 bytes. */
@@ -215,11 +209,7 @@ export function fxQuoteStructHash(q: FxQuote): Uint8Array {
  * @throws ProofError MR_ERR_FX_QUOTE, MR_ERR_FX_PAIR, MR_ERR_FX_RATE
  */
 export function fxQuoteDigest(q: FxQuote, chainId: bigint | number): Uint8Array {
-  return keccak256(concatBytes(Uint8Array.of(0x19, 0x01), fxDomainSeparator(chainId), fxQuoteStructHash(q)));
-}
-
-function addressOf(pub: Uint8Array): Hex {
-  return checksumAddress(bytesToHex(keccak256(pub.subarray(1)).subarray(12)));
+  return typedDataDigest(fxDomainSeparator(chainId), fxQuoteStructHash(q));
 }
 
 /**
@@ -229,19 +219,17 @@ function addressOf(pub: Uint8Array): Hex {
  * @throws ProofError MR_ERR_FX_KEY, MR_ERR_FX_QUOTE, MR_ERR_FX_PAIR, MR_ERR_FX_RATE
  */
 export function signQuote(q: FxQuote, chainId: bigint | number, privateKey: Uint8Array | Hex): Hex {
-  const key = typeof privateKey === 'string' ? hexToBytes(privateKey, 'privateKey') : privateKey;
-  if (!(key instanceof Uint8Array) || key.length !== 32 || !secp256k1.utils.isValidSecretKey(key))
-    fail('MR_ERR_FX_KEY', 'privateKey', 'must be a valid 32-byte secp256k1 secret key');
+  const secret = secretKeyAddress(privateKey);
+  if (!secret) return fail('MR_ERR_FX_KEY', 'privateKey', 'must be a valid 32-byte secp256k1 secret key');
   const digest = fxQuoteDigest(q, chainId);
-  const signer = addressOf(secp256k1.getPublicKey(key, false));
+  const signer = secret.address;
   const provider = address(q.provider, 'provider');
   if (signer !== provider)
     fail('MR_ERR_FX_KEY', 'privateKey', `key belongs to ${signer}, not to provider ${provider}`, {
       signer,
       provider,
     });
-  const rec = secp256k1.sign(digest, key, { prehash: false, lowS: true, format: 'recovered' });
-  return bytesToHex(concatBytes(rec.subarray(1, 65), Uint8Array.of(27 + rec[0]!)));
+  return signDigest(digest, secret.key);
 }
 
 export interface VerifyQuoteOptions {
@@ -284,25 +272,9 @@ export function verifyQuote(
   const validUntil = uint(q.validUntil, UINT64_MAX, 'validUntil');
   const now = uint(options.now, UINT64_MAX, 'now');
 
-  let sig: Uint8Array;
-  if (typeof signature === 'string' && /^0x[0-9a-fA-F]{130}$/.test(signature))
-    sig = hexToBytes(signature, 'signature');
-  else if (signature instanceof Uint8Array && signature.length === 65) sig = signature;
-  else return fail('MR_ERR_FX_SIGNATURE', 'signature', 'expected 65 bytes r‖s‖v');
-  const v = sig[64]!;
-  const r = bytesToBigint(sig.subarray(0, 32));
-  const s = bytesToBigint(sig.subarray(32, 64));
-  if (v !== 27 && v !== 28) fail('MR_ERR_FX_SIGNATURE', 'signature', `v must be 27 or 28, got ${v}`);
-  if (r === 0n || r >= N || s === 0n || s >= N)
-    fail('MR_ERR_FX_SIGNATURE', 'signature', 'r or s out of range');
-  // Only low s (EIP-2): otherwise (r, n − s) would be a second valid signature of the same quote.
-  if (s > HALF_N) fail('MR_ERR_FX_SIGNATURE', 'signature', 'high s value (not EIP-2 canonical)');
-  let signer: Hex;
-  try {
-    signer = addressOf(new secp256k1.Signature(r, s, v - 27).recoverPublicKey(digest).toBytes(false));
-  } catch {
-    return fail('MR_ERR_FX_SIGNATURE', 'signature', 'unrecoverable signature');
-  }
+  const signer = recoverSigner(digest, signature, (reason) =>
+    fail('MR_ERR_FX_SIGNATURE', 'signature', reason),
+  );
   if (signer !== provider)
     fail('MR_ERR_FX_SIGNER', 'signature', `signed by ${signer}, not by the quote's provider ${provider}`, {
       signer,
