@@ -1,8 +1,22 @@
 /**
- * Settlement (DESIGN §6): ISO 4217 money in integer minor units, signed CNY/HKD FX quotes (EIP-712), and the
- * ISO 20022 pacs.008 / pacs.002 / pacs.004 messages a bank back office needs. Pure (no I/O); errors are
- * `ProofError` with `MR_ERR_MONEY_*`, `MR_ERR_FX_*` and `MR_ERR_ISO_*` codes (docs/errors.md).
+ * Settlement (DESIGN §6): ISO 4217 money in integer minor units, signed CNY/HKD FX quotes (EIP-712), the
+ * ISO 20022 pacs.008 / pacs.002 / pacs.004 messages a bank back office needs, claim policies compiled for the
+ * chain, and ledger reconciliation. Pure (no I/O); errors are `ProofError` with `MR_ERR_MONEY_*`,
+ * `MR_ERR_FX_*`, `MR_ERR_ISO_*`, `MR_ERR_CLAIM_*` and `MR_ERR_RECONCILE_*` codes (docs/errors.md).
  */
+export {
+  type CompiledPolicy,
+  codingKey,
+  compilePolicy,
+  DECISION_CODES,
+  decisionCode,
+  decisionFromCode,
+  maskFromReasons,
+  type PolicyTerms,
+  REASON_MASK_ALL,
+  reasonsFromMask,
+  systemHash,
+} from './claims.js';
 export {
   convert,
   FX_DOMAIN,
@@ -24,13 +38,17 @@ export {
   verifyQuote,
 } from './fx.js';
 export {
+  ACCOUNT_PROXY_TYPE,
+  ACCOUNT_SCHEME,
   type Agent,
   type AgentInput,
   type Amount,
   buildPacs002,
   buildPacs004,
   buildPacs008,
+  type CashAccount,
   type ChargeBearer,
+  caip10,
   escapeXml,
   ISO20022_NAMESPACE,
   type IsoMessage,
@@ -44,6 +62,8 @@ export {
   type Pacs004Options,
   type Pacs008,
   type Pacs008Input,
+  type Party,
+  type PartyInput,
   type PaymentStatus,
   type ReplyOptions,
   type SettlementMethod,
@@ -68,3 +88,17 @@ export {
   percentOf,
   sub,
 } from './money.js';
+export {
+  type DestinationLedger,
+  type GatewayRow,
+  INVARIANTS,
+  type Invariant,
+  type ReconcileChannel,
+  type ReconcileGateway,
+  type ReconcileInput,
+  type ReconcileReport,
+  type ReconcileRow,
+  reconcile,
+  type SourceLedger,
+  type Violation,
+} from './reconcile.js';

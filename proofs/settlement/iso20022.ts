@@ -9,10 +9,16 @@
  * members as attributes (`IntrBkSttlmAmt: { Ccy: 'HKD', value: '1234.50' }`). `msgType` names the message
  * definition and is not serialised.
  *
- * Scope: the fields medrelay fills (group header, ids, amount, dates, rate, charges, agents, purpose,
- * remittance). Parties (`Dbtr`, `Cdtr`) and accounts are added by the bank's own channel; this is not a full
- * XSD-valid document for every market practice (CBPR+, HKICL), but each element present has its XSD name,
- * place and format.
+ * Scope: the fields medrelay fills (group header, ids, amount, dates, rate, charges, debtor and creditor with
+ * their accounts, agents, purpose, remittance). This is not a full document for every market practice (CBPR+,
+ * HKICL), but each element present has its XSD name, place, cardinality and format.
+ *
+ * Accounts are on-chain accounts, named by CAIP-10 (`eip155:<chainId>:<address>`). A CAIP-10 id of an EVM
+ * address is at least 51 characters and `Othr/Id` is Max34Text, so the account is written twice
+ * (CashAccount38, pacs.008.001.08):
+ *   `Id/Othr`: `Id` = the 20 address bytes in RFC 4648 base32 (32 characters, lossless), `SchmeNm/Prtry` =
+ *              `EVMB32`, `Issr` = the CAIP-2 chain (`eip155:<chainId>`), so the mandatory id stays XSD-valid;
+ *   `Prxy`:    `Tp/Prtry` = `CAIP10`, `Id` = the CAIP-10 text (Max2048Text) — what a person or a tool reads.
  *
  * Privacy: the remittance information is built from a claim id only (`/CLAIM/<id>`); there is no free-text
  * field through which patient data could reach a bank.
@@ -20,10 +26,16 @@
  * Amounts come only from `Money` (integer minor units, money.ts) and are written with the currency's decimals.
  */
 import { randomUUID } from 'node:crypto';
+import { hexToBytes } from '../bytes.js';
+import { checksumAddress } from '../eip712.js';
 import { ProofError } from '../errors.js';
 import { assertMoney, formatAmount, type Money, parseAmount } from './money.js';
 
 export const PACS008 = 'pacs.008.001.08';
+/** `SchmeNm/Prtry` of an account id that is an EVM address in base32 (module header). */
+export const ACCOUNT_SCHEME = 'EVMB32';
+/** `Prxy/Tp/Prtry` of an account proxy that is a CAIP-10 account id. */
+export const ACCOUNT_PROXY_TYPE = 'CAIP10';
 export const PACS002 = 'pacs.002.001.10';
 export const PACS004 = 'pacs.004.001.09';
 export const ISO20022_NAMESPACE = {
@@ -49,6 +61,22 @@ export interface FinInstnId {
 export interface Agent {
   FinInstnId: FinInstnId;
 }
+/** PartyIdentification135: only the name (Max140Text); the account identifies the party. */
+export interface Party {
+  Nm?: string;
+}
+/** CashAccount38 with the on-chain account (see the module header). */
+export interface CashAccount {
+  Id: { Othr: { Id: string; SchmeNm: { Prtry: typeof ACCOUNT_SCHEME }; Issr: string } };
+  Prxy: { Tp: { Prtry: typeof ACCOUNT_PROXY_TYPE }; Id: string };
+}
+/** A debtor or creditor: an on-chain account and, optionally, a name. */
+export interface PartyInput {
+  /** CAIP-10 account id `eip155:<chainId>:<address>` (see {@link caip10}). */
+  account: string;
+  /** Dbtr/Cdtr `Nm`, 1..140 characters: an organisation's name, never a patient's. */
+  name?: string;
+}
 export interface Amount {
   Ccy: string;
   /** Decimal text in major units, e.g. "1234.50". */
@@ -64,8 +92,12 @@ export interface Pacs008 {
     IntrBkSttlmDt: string;
     XchgRate?: string;
     ChrgBr: ChargeBearer;
+    Dbtr: Party;
+    DbtrAcct: CashAccount;
     DbtrAgt: Agent;
     CdtrAgt: Agent;
+    Cdtr: Party;
+    CdtrAcct: CashAccount;
     Purp: { Cd: string };
     RmtInf: { Ustrd: string };
   };
@@ -126,6 +158,10 @@ export interface Pacs008Input {
   purpose: string;
   /** Only a reference to the claim; becomes RmtInf/Ustrd `/CLAIM/<claimId>`. */
   remittanceInfo: { claimId: string };
+  /** Who pays (Dbtr, DbtrAcct): e.g. the payer's account on the source chain. */
+  debtor: PartyInput;
+  /** Who is paid (Cdtr, CdtrAcct): e.g. the clinic's account on the destination chain. */
+  creditor: PartyInput;
   debtorAgent: AgentInput;
   creditorAgent: AgentInput;
   /** IntrBkSttlmDt, ISO date YYYY-MM-DD. */
@@ -219,6 +255,71 @@ function agent(v: unknown, field: string): Agent {
   return { FinInstnId: { ClrSysMmbId: { ClrSysId: { Cd: a.clearingSystem }, MmbId: a.memberId } } };
 }
 
+const CAIP10_RE = /^eip155:([1-9][0-9]{0,31}):(0x[0-9a-fA-F]{40})$/;
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** RFC 4648 base32, uppercase, no padding (20 bytes → 32 characters). */
+function base32(bytes: Uint8Array): string {
+  let out = '';
+  let bits = 0;
+  let acc = 0;
+  for (const b of bytes) {
+    acc = ((acc << 8) | b) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out += BASE32[(acc >> bits) & 31];
+    }
+  }
+  if (bits > 0) out += BASE32[(acc << (5 - bits)) & 31];
+  return out;
+}
+
+/**
+ * The CAIP-10 id of an EVM account, address EIP-55 checksummed.
+ *
+ * @example caip10(31003n, '0x00000000000000000000000000000000000000aa') // 'eip155:31003:0x0000…00aA'
+ * @throws ProofError MR_ERR_ISO_FIELD (chain id not a positive integer, address not 20 bytes hex)
+ */
+export function caip10(chainId: bigint | number, address: string, field = 'account'): string {
+  const id = typeof chainId === 'bigint' ? chainId : Number.isSafeInteger(chainId) ? BigInt(chainId) : -1n;
+  if (id <= 0n) fail(field, 'expected a positive EIP-155 chain id');
+  return parseCaip10(`eip155:${id}:${address}`, field).text;
+}
+
+function parseCaip10(v: unknown, field: string): { text: string; chain: string; address: string } {
+  const m = typeof v === 'string' ? CAIP10_RE.exec(v) : null;
+  if (!m) return fail(field, 'expected a CAIP-10 account id eip155:<chainId>:<0x + 40 hex address>');
+  const raw = m[2]!;
+  const sum = checksumAddress(raw);
+  const body = raw.slice(2);
+  if (body !== body.toLowerCase() && body !== body.toUpperCase() && sum !== raw)
+    fail(field, `bad EIP-55 checksum in ${raw}`);
+  return { text: `eip155:${m[1]}:${sum}`, chain: `eip155:${m[1]}`, address: sum };
+}
+
+function party(v: unknown, field: string): { party: Party; account: CashAccount } {
+  if (typeof v !== 'object' || v === null) return fail(field, 'expected { account, name? }');
+  const p = v as Record<string, unknown>;
+  const acct = parseCaip10(p.account, `${field}.account`);
+  const name = p.name;
+  if (name !== undefined && (typeof name !== 'string' || name.trim().length === 0 || name.length > 140))
+    fail(`${field}.name`, 'expected 1..140 characters');
+  return {
+    party: name === undefined ? {} : { Nm: name },
+    account: {
+      Id: {
+        Othr: {
+          Id: base32(hexToBytes(acct.address, `${field}.account`)),
+          SchmeNm: { Prtry: ACCOUNT_SCHEME },
+          Issr: acct.chain,
+        },
+      },
+      Prxy: { Tp: { Prtry: ACCOUNT_PROXY_TYPE }, Id: acct.text },
+    },
+  };
+}
+
 /** ActiveCurrencyAndAmount: ≤ 18 digits in all, ≤ 5 decimals (Money's exponent is 2). */
 function isoAmount(m: unknown, field: string, positive: boolean): Amount {
   const money = assertMoney(m, field);
@@ -247,6 +348,7 @@ function exchangeRate(v: unknown): string {
  * @example
  * buildPacs008({ endToEndId: 'CLM-2025-0001', instructionId: 'MR-1', amount: money('HKD', 123450n),
  *   chargeBearer: 'SLEV', purpose: 'MDCS', remittanceInfo: { claimId: 'CLM-2025-0001' },
+ *   debtor: { account: 'eip155:31003:0x…', name: 'Devnet Insurer Ltd' }, creditor: { account: 'eip155:31004:0x…' },
  *   debtorAgent: { bic: 'HSBCHKHHXXX' }, creditorAgent: { bic: 'BKCHHKHH' }, settlementDate: '2025-03-14' })
  * @throws ProofError MR_ERR_ISO_FIELD (details.field names it), MR_ERR_ISO_AMOUNT, MR_ERR_MONEY_*
  */
@@ -260,14 +362,21 @@ export function buildPacs008(input: Pacs008Input): Pacs008 {
   const claim = input.remittanceInfo?.claimId;
   if (typeof claim !== 'string' || !CLAIM_RE.test(claim))
     fail('remittanceInfo.claimId', 'expected a claim id (bytes32 hex, or 1..64 letters, digits and "-")');
+  const debtor = party(input.debtor, 'debtor');
+  const creditor = party(input.creditor, 'creditor');
+  // Key order is XSD sequence order (CreditTransferTransaction39): toXml writes the keys as they stand.
   const tx: Pacs008['CdtTrfTxInf'] = {
     PmtId: { InstrId: instructionId, EndToEndId: endToEndId, UETR: uetr },
     IntrBkSttlmAmt: isoAmount(input.amount, 'amount', true),
     IntrBkSttlmDt: isoDate(input.settlementDate, 'settlementDate'),
     ...(input.exchangeRate === undefined ? {} : { XchgRate: exchangeRate(input.exchangeRate) }),
     ChrgBr: oneOf<ChargeBearer>(input.chargeBearer, CHARGE_BEARERS, 'chargeBearer'),
+    Dbtr: debtor.party,
+    DbtrAcct: debtor.account,
     DbtrAgt: agent(input.debtorAgent, 'debtorAgent'),
     CdtrAgt: agent(input.creditorAgent, 'creditorAgent'),
+    Cdtr: creditor.party,
+    CdtrAcct: creditor.account,
     Purp: { Cd: code4(input.purpose, 'purpose') },
     RmtInf: { Ustrd: `/CLAIM/${claim}` },
   };

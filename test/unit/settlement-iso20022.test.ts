@@ -8,6 +8,7 @@ import {
   buildPacs002,
   buildPacs004,
   buildPacs008,
+  caip10,
   isUetr,
   newUetr,
   type Pacs008,
@@ -31,6 +32,20 @@ function expectError(fn: () => unknown, code: string, field?: string): ProofErro
 const UETR = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';
 const CREATED = new Date('2025-03-14T09:30:00.000Z');
 const CLAIM = `0x${'ab'.repeat(32)}`;
+// EIP-55 vectors from the EIP itself.
+const PAYER = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed';
+const CLINIC = '0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359';
+const PAYER_ACCOUNT = `eip155:31003:${PAYER}`;
+const CLINIC_ACCOUNT = `eip155:31004:${CLINIC}`;
+
+/** RFC 4648 base32 decoder (test side), to check the account id round-trips to the address. */
+function unbase32(text: string): string {
+  const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of text) bits += A.indexOf(c).toString(2).padStart(5, '0');
+  const bytes = bits.match(/.{8}/g)!.map((b) => Number.parseInt(b, 2));
+  return `0x${Buffer.from(bytes).toString('hex')}`;
+}
 
 function input(over: Partial<Pacs008Input> = {}): Pacs008Input {
   return {
@@ -43,6 +58,8 @@ function input(over: Partial<Pacs008Input> = {}): Pacs008Input {
     chargeBearer: 'SLEV',
     purpose: 'MDCS',
     remittanceInfo: { claimId: CLAIM },
+    debtor: { account: PAYER_ACCOUNT, name: 'Devnet Insurer Ltd' },
+    creditor: { account: CLINIC_ACCOUNT.toLowerCase() },
     debtorAgent: { bic: 'HSBCHKHHXXX' },
     creditorAgent: { clearingSystem: 'HKNCC', memberId: '012' },
     settlementDate: '2025-03-14',
@@ -118,12 +135,69 @@ describe('buildPacs008', () => {
         IntrBkSttlmDt: '2025-03-14',
         XchgRate: '1.0873',
         ChrgBr: 'SLEV',
+        Dbtr: { Nm: 'Devnet Insurer Ltd' },
+        DbtrAcct: {
+          Id: {
+            Othr: {
+              Id: 'LKXLMBJ7H2KMTONAT4ZWNFBV47XRX2XN',
+              SchmeNm: { Prtry: 'EVMB32' },
+              Issr: 'eip155:31003',
+            },
+          },
+          Prxy: { Tp: { Prtry: 'CAIP10' }, Id: PAYER_ACCOUNT },
+        },
         DbtrAgt: { FinInstnId: { BICFI: 'HSBCHKHHXXX' } },
         CdtrAgt: { FinInstnId: { ClrSysMmbId: { ClrSysId: { Cd: 'HKNCC' }, MmbId: '012' } } },
+        Cdtr: {},
+        CdtrAcct: {
+          Id: {
+            Othr: {
+              Id: expect.stringMatching(/^[A-Z2-7]{32}$/),
+              SchmeNm: { Prtry: 'EVMB32' },
+              Issr: 'eip155:31004',
+            },
+          },
+          // lowercase input comes back checksummed
+          Prxy: { Tp: { Prtry: 'CAIP10' }, Id: CLINIC_ACCOUNT },
+        },
         Purp: { Cd: 'MDCS' },
         RmtInf: { Ustrd: `/CLAIM/${CLAIM}` },
       },
     });
+  });
+
+  it('behavior: accounts are CAIP-10 in Prxy and a lossless ≤ 34-character base32 id in Othr', () => {
+    const p = buildPacs008(input());
+    for (const [acct, addr] of [
+      [p.CdtTrfTxInf.DbtrAcct, PAYER],
+      [p.CdtTrfTxInf.CdtrAcct, CLINIC],
+    ] as const) {
+      expect(acct.Id.Othr.Id.length).toBeLessThanOrEqual(34); // GenericAccountIdentification1/Id is Max34Text
+      expect(unbase32(acct.Id.Othr.Id)).toBe(addr.toLowerCase());
+    }
+    expect(caip10(31003n, PAYER.toLowerCase())).toBe(PAYER_ACCOUNT);
+    expect(caip10(31003, PAYER.toUpperCase().replace('0X', '0x'))).toBe(PAYER_ACCOUNT);
+  });
+
+  it('error: parties', () => {
+    for (const account of [
+      `eip155:31003:${PAYER.slice(0, -1)}`,
+      `eip155:0:${PAYER}`,
+      `cosmos:hub:${PAYER}`,
+      PAYER,
+      `eip155:31003:${PAYER.replace('a', 'A')}`, // bad checksum
+      '',
+    ])
+      expectError(() => buildPacs008(input({ debtor: { account } })), 'MR_ERR_ISO_FIELD', 'debtor.account');
+    for (const name of ['', '   ', 'x'.repeat(141), 5 as never])
+      expectError(
+        () => buildPacs008(input({ creditor: { account: CLINIC_ACCOUNT, name } })),
+        'MR_ERR_ISO_FIELD',
+        'creditor.name',
+      );
+    expectError(() => buildPacs008(input({ creditor: undefined as never })), 'MR_ERR_ISO_FIELD', 'creditor');
+    expectError(() => caip10(0, PAYER), 'MR_ERR_ISO_FIELD', 'account');
+    expectError(() => caip10(1.5, PAYER), 'MR_ERR_ISO_FIELD', 'account');
   });
 
   it('behavior: generates a UETR when absent, omits XchgRate when absent, keeps MsgId when given', () => {
@@ -379,15 +453,25 @@ describe('toXml', () => {
     expect(xml).toContain('<ClrSysMmbId><ClrSysId><Cd>HKNCC</Cd></ClrSysId><MmbId>012</MmbId></ClrSysMmbId>');
     expect(xml).toContain('<Purp><Cd>MDCS</Cd></Purp>');
     expect(text(xml, 'Ustrd')).toEqual([`/CLAIM/${CLAIM}`]);
-    // XSD sequence order inside CdtTrfTxInf
+    expect(text(xml, 'Nm')).toEqual(['Devnet Insurer Ltd']);
+    expect(text(xml, 'Issr')).toEqual(['eip155:31003', 'eip155:31004']);
+    expect(xml).toContain(
+      `<DbtrAcct><Id><Othr><Id>LKXLMBJ7H2KMTONAT4ZWNFBV47XRX2XN</Id><SchmeNm><Prtry>EVMB32</Prtry></SchmeNm><Issr>eip155:31003</Issr></Othr></Id><Prxy><Tp><Prtry>CAIP10</Prtry></Tp><Id>${PAYER_ACCOUNT}</Id></Prxy></DbtrAcct>`,
+    );
+    expect(xml).toContain('<Cdtr></Cdtr>');
+    // XSD sequence order inside CdtTrfTxInf (CreditTransferTransaction39)
     const order = [
       'PmtId',
       'IntrBkSttlmAmt',
       'IntrBkSttlmDt',
       'XchgRate',
       'ChrgBr',
+      'Dbtr',
+      'DbtrAcct',
       'DbtrAgt',
       'CdtrAgt',
+      'Cdtr',
+      'CdtrAcct',
       'Purp',
       'RmtInf',
     ];
