@@ -74,6 +74,10 @@ const ERROR_SOURCES: ContractName[] = [
   'CodeMapRegistry',
   'AuditLog',
   'ReferralGateway',
+  'DepositToken',
+  'SettlementGateway',
+  'ClaimSubmitter',
+  'ClaimSettlement',
 ];
 let allErrors: Interface | undefined;
 

@@ -27,7 +27,11 @@ export type ContractName =
   | 'DisclosureVerifier'
   | 'CodeMapRegistry'
   | 'AuditLog'
-  | 'ReferralGateway';
+  | 'ReferralGateway'
+  | 'DepositToken'
+  | 'SettlementGateway'
+  | 'ClaimSubmitter'
+  | 'ClaimSettlement';
 
 const cache = new Map<string, Artifact>();
 
