@@ -189,6 +189,59 @@ export const contractsSchema = z.strictObject({
   auditLog: addressSchema.optional(),
   /** `ReferralGateway` (referrals between medical chains). */
   referralGateway: addressSchema.optional(),
+  /** `ClaimSubmitter` (medical chains): clinics send CLAIM packets to an insurer through it. */
+  claimSubmitter: addressSchema.optional(),
+  /** `ClaimSettlement` (insurer chains): verifies, adjudicates and pays claims. */
+  claimSettlement: addressSchema.optional(),
+  /** `SettlementGateway`: escrows SETTLEMENT payments as a source, pays them out as a destination. */
+  settlementGateway: addressSchema.optional(),
+  /** ERC-20 deposit tokens on this chain by ISO 4217 code (2 decimals each). */
+  depositTokens: z
+    .strictObject({
+      CNY: addressSchema.optional(),
+      HKD: addressSchema.optional(),
+      MOP: addressSchema.optional(),
+    })
+    .optional(),
+});
+
+/**
+ * A financial institution in ISO 20022 messages: by BIC (ISO 9362, BICFI), or by clearing-system member id
+ * (ClrSysMmbId). The rules are those proofs/settlement/iso20022.ts applies when it builds a message, so a config
+ * that loads can always be exported.
+ */
+export const settlementAgentSchema = z.union([
+  z.strictObject({
+    bic: z
+      .string()
+      .regex(
+        /^[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$/,
+        'expected a BIC (8 or 11 characters, uppercase)',
+      ),
+  }),
+  z.strictObject({
+    /** ExternalClearingSystemIdentification1Code, e.g. HKNCC (Hong Kong), CNAPS (mainland China). */
+    clearingSystem: z
+      .string()
+      .regex(/^[A-Z]{1,5}$/, 'expected a clearing system code of 1-5 uppercase letters'),
+    memberId: z.string().regex(/^[A-Za-z0-9]{1,35}$/, 'expected 1-35 letters or digits'),
+  }),
+]);
+
+/** How this chain's settlement party appears in pacs.008/002/004 (the agent that holds its deposit tokens). */
+export const chainSettlementSchema = z.strictObject({
+  /** Debtor agent for payments from this chain, creditor agent for payments to it. */
+  agent: settlementAgentSchema,
+  /** Party name printed as Dbtr/Cdtr Nm, e.g. "Devnet Insurer Ltd" (an organisation, never a patient). */
+  partyName: z
+    .string()
+    .max(140)
+    .regex(/\S/, 'expected a non-blank name')
+    // XML 1.0 cannot carry control characters; refuse them here rather than at export time.
+    .refine((v) => ![...v].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f), {
+      message: 'expected no control characters',
+    })
+    .optional(),
 });
 
 export const signerSchema = z.discriminatedUnion('type', [
@@ -210,6 +263,8 @@ export const chainSchema = z.strictObject({
   rpcUrl: rpcUrlSchema,
   finality: finalitySchema,
   contracts: contractsSchema,
+  /** ISO 20022 identity of this chain's settlement agent (needed to export pacs messages of its payments). */
+  settlement: chainSettlementSchema.optional(),
   signer: signerSchema,
   gas: gasSchema.prefault({}),
   /** First block scanned when Redis holds no cursor for this chain yet: the contracts' deployment height. */

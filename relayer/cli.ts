@@ -5,6 +5,10 @@
  *   medrelay start  --config <file>          run the relayer (API, metrics, pipelines) until SIGTERM/SIGINT
  *   medrelay status --config <file>          per channel: sent / received / acknowledged, from chain state
  *   medrelay reset  --config <file> --yes    delete this relayer's Redis keys (its prefix only)
+ *   medrelay settlement reconcile --config <file> [--json]
+ *                                            settlement ledgers per channel and currency; exit 1 on a violation
+ *   medrelay settlement pacs <uetr> --type 008|002|004 --config <file> [--json]
+ *                                            a payment's ISO 20022 message (XML, or JSON with --json)
  *
  * A user mistake prints one line with its error code and exits 1; it never prints a stack trace.
  */
@@ -14,8 +18,11 @@ import { MedrelayError } from '../proofs/errors.js';
 import { createLogger } from './logger.js';
 import { assertRedisReachable, connectRedis, deleteKeysByPrefix } from './redis.js';
 import { startService } from './service.js';
+import { settlementCommand } from './settlement/cli.js';
 
-const USAGE = `usage: medrelay <start|status|reset> --config <file> [--yes]`;
+const USAGE = `usage: medrelay <start|status|reset> --config <file> [--yes]
+       medrelay settlement reconcile --config <file> [--json]
+       medrelay settlement pacs <uetr> --type 008|002|004 --config <file> [--json]`;
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`medrelay: ${message}\n`);
@@ -29,6 +36,8 @@ async function main(argv: string[]): Promise<void> {
     options: {
       config: { type: 'string', short: 'c' },
       yes: { type: 'boolean' },
+      json: { type: 'boolean' },
+      type: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -88,6 +97,14 @@ async function main(argv: string[]): Promise<void> {
       }
       return;
     }
+    case 'settlement': {
+      process.exitCode = await settlementCommand(config, positionals.slice(1), {
+        json: values.json ?? false,
+        ...(values.type === undefined ? {} : { type: values.type }),
+        out: (text) => process.stdout.write(text),
+      });
+      return;
+    }
     case 'reset': {
       if (!values.yes)
         fail(`reset deletes every Redis key under "${config.relayer.keyPrefix}:"; add --yes to confirm`, 2);
@@ -107,5 +124,8 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof MedrelayError) fail(`${err.code}: ${err.message}`);
   if (err instanceof TypeError && /parseArgs|Unknown option/i.test(String(err.message)))
     fail(`${err.message}\n${USAGE}`, 2);
-  fail(`unexpected error: ${(err as Error)?.stack ?? String(err)}`);
+  // No stack trace for users; MEDRELAY_DEBUG=1 shows it when reporting a bug.
+  fail(
+    `unexpected error: ${process.env.MEDRELAY_DEBUG ? ((err as Error)?.stack ?? String(err)) : err instanceof Error ? err.message : String(err)}`,
+  );
 });

@@ -24,6 +24,7 @@ import type { ChainRuntime, ClearReport } from './pipeline.js';
 import type { RecordAccessHook } from './records/vault.js';
 import { assertRedisReachable, connectRedis, type Redis } from './redis.js';
 import { Relayer } from './relayer.js';
+import { settlementQueries, settlementTopology } from './settlement/index.js';
 import { PacketStore } from './store.js';
 
 export interface ServiceOptions {
@@ -226,6 +227,9 @@ export async function startService(opts: ServiceOptions): Promise<RelayerService
     opts.patients?.({ redis, prefix }) ??
     (audit && auditOpts?.patientApi !== false ? { keys: audit.keys, audit: audit.trail } : undefined);
 
+  // Settlement routes only when some chain has a SettlementGateway; they read through the adapters' RPC clients.
+  const settlement = settlementTopology(config, (c) => evmAdapters.get(c.name)!.rpc);
+
   let api: FastifyInstance | undefined;
   let apiUrl: string | undefined;
   if (opts.api ?? true) {
@@ -240,6 +244,7 @@ export async function startService(opts: ServiceOptions): Promise<RelayerService
           chains: [...adapters.values()].map((a) => ({ name: a.info.name, health: () => a.health() })),
         }),
       ...(patients ? { patients } : {}),
+      ...(settlement ? { settlement: { queries: settlementQueries(settlement) } } : {}),
     });
     apiUrl = await api.listen({ host: config.relayer.api.host, port: config.relayer.api.port });
     log.info({ url: apiUrl }, 'API listening (OpenAPI at /openapi.json, docs at /docs)');

@@ -13,6 +13,7 @@ import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { packetsRoutes } from './routes/packets.js';
 import { type PatientApiDeps, patientsRoutes } from './routes/patients.js';
+import { type SettlementApiDeps, settlementRoutes } from './routes/settlement.js';
 import { errorBody, packetRecord } from './schemas.js';
 import type { ApiDeps } from './types.js';
 
@@ -33,7 +34,7 @@ export const API_PATHS = [
  * const app = await buildApi({ store, chains, channels, metrics, health });
  * await app.listen({ host: config.relayer.api.host, port: config.relayer.api.port });
  */
-export async function buildApi(deps: ApiDeps & PatientApiDeps): Promise<FastifyInstance> {
+export async function buildApi(deps: ApiDeps & PatientApiDeps & SettlementApiDeps): Promise<FastifyInstance> {
   const app = (deps.logger
     ? Fastify({ loggerInstance: deps.logger, disableRequestLogging: false })
     : Fastify({ logger: false })) as unknown as FastifyInstance;
@@ -57,6 +58,10 @@ export async function buildApi(deps: ApiDeps & PatientApiDeps): Promise<FastifyI
         { name: 'topology', description: 'chains and channels' },
         { name: 'packets', description: 'packet lifecycle records' },
         { name: 'patients', description: 'patient login challenge and audit trail (only when enabled)' },
+        {
+          name: 'settlement',
+          description: 'payments, ISO 20022 export and ledger reconciliation (only with a SettlementGateway)',
+        },
       ],
     },
   });
@@ -70,5 +75,6 @@ export async function buildApi(deps: ApiDeps & PatientApiDeps): Promise<FastifyI
   await app.register(packetsRoutes, { store: deps.store, channels: deps.channels });
   await app.register(metricsRoutes, { metrics: deps.metrics });
   if (deps.patients) await app.register(patientsRoutes, deps.patients);
+  if (deps.settlement) await app.register(settlementRoutes, deps.settlement);
   return app;
 }
