@@ -47,11 +47,16 @@ describe('loadConfig', () => {
       ['medical-a', 'insurer', 'normal'],
       ['medical-b', 'insurer', 'normal'],
       ['medical-a', 'medical-b', 'normal'],
+      ['medical-a', 'insurer', 'normal'],
+      ['insurer', 'crossborder', 'normal'],
       ['medical-a', 'insurer', 'priority'],
       ['medical-b', 'insurer', 'priority'],
       ['medical-a', 'medical-b', 'priority'],
     ]);
     expect(cfg.channels[0]!.id).toBe(channelId(31001n, 31003n, 'records-a-insurer'));
+    // Settlement parties for the pacs export; the insurer pays in CNY from its own deposit token.
+    expect(cfg.chains[2]!.settlement?.agent).toEqual({ bic: 'MDRLCNSHXXX' });
+    expect(cfg.chains[3]!.contracts.settlementGateway).toMatch(/^0x[0-9a-fA-F]{40}$/);
   });
 
   it('behavior: YAML text and a config object give the same result', () => {

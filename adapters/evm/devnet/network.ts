@@ -36,7 +36,27 @@ export function devKey(index: number): string {
   return HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${index}`).privateKey;
 }
 
-export const DEV_ACCOUNT = { deployer: 0, relayer: 1, hospital: 2, insurer: 3 } as const;
+/**
+ * Roles of anvil's development accounts on every devnet chain. `fxProvider` signs FX quotes (trusted by every
+ * SettlementGateway); `bank` is the cross-border settlement bank's nostro account that receives released escrow.
+ */
+export const DEV_ACCOUNT = {
+  deployer: 0,
+  relayer: 1,
+  hospital: 2,
+  insurer: 3,
+  fxProvider: 4,
+  bank: 5,
+} as const;
+
+/** Deposit tokens every settlement-enabled devnet chain has (ISO 4217 numeric codes). */
+export const DEVNET_CURRENCIES = { CNY: 156, HKD: 344, MOP: 446 } as const;
+export type DevnetCurrency = keyof typeof DEVNET_CURRENCIES;
+/**
+ * Minted at start, per currency, to every SettlementGateway (payout liquidity: the settlement bank's pool) and to
+ * every ClaimSettlement (the insurer's claims reserve): 100 000 000.00 in minor units.
+ */
+export const DEVNET_FUNDING = 10_000_000_000n;
 
 export interface DevnetChainSpec {
   name: string;
@@ -53,9 +73,11 @@ export type DevnetLane = 'normal' | 'priority';
 
 /**
  * What a devnet channel carries: `records` (RecordProofSender → RecordProofStore), `referrals` (ReferralGateway →
- * ReferralGateway) or `consent` (ConsentRegistry → ConsentMirror, always a `priority` lane).
+ * ReferralGateway), `consent` (ConsentRegistry → ConsentMirror, always a `priority` lane), `claims` (ClaimSubmitter →
+ * ClaimSettlement; shares its route's consent lane) or `settlement` (SettlementGateway → SettlementGateway; no consent
+ * lane: only payment instructions cross).
  */
-export type DevnetChannelApp = 'records' | 'referrals' | 'consent';
+export type DevnetChannelApp = 'records' | 'referrals' | 'consent' | 'claims' | 'settlement';
 
 export interface DevnetChannelSpec {
   name: string;
@@ -168,6 +190,19 @@ export interface DevnetContracts {
   auditLog: Hex;
   /** ReferralGateway: routes and trusted senders wired for every `referrals` channel. */
   referralGateway: Hex;
+  /** Claims and settlement contracts: on every chain when some channel carries `claims` or `settlement`. */
+  settlement?: DevnetSettlementContracts;
+}
+
+export interface DevnetSettlementContracts {
+  /** SettlementGateway: tokens, FX provider (`DEV_ACCOUNT.fxProvider`), routes and trusted senders wired. */
+  settlementGateway: Hex;
+  /** ClaimSubmitter: routes of every `claims` channel from this chain. */
+  claimSubmitter: Hex;
+  /** ClaimSettlement (recipient DEVNET_RECIPIENT); payer: `DEV_ACCOUNT.insurer`. Policies are registered by users. */
+  claimSettlement: Hex;
+  /** DepositToken per currency (owner and minter: the deployer). */
+  depositTokens: Record<DevnetCurrency, Hex>;
 }
 
 export interface DevnetChain {
@@ -269,6 +304,10 @@ export function planDevnetChannels(
     const app = s.app ?? (roleOf(s.dest) === 'medical' ? 'referrals' : 'records');
     roleOf(s.source);
     if (app === 'consent') throw new Error(`devnet: consent channel ${s.name} must be lane priority`);
+    if (app === 'settlement') {
+      channels.push({ name: s.name, source: s.source, dest: s.dest, lane: 'normal', app });
+      continue;
+    }
     let lane = lanes.get(route(s));
     if (!lane) {
       lane = {
@@ -316,6 +355,52 @@ async function deploy(signer: NonceManager, name: string, args: unknown[]): Prom
 async function send(c: Contract, fn: string, args: unknown[]): Promise<void> {
   const tx = await (c.getFunction(fn) as (...a: unknown[]) => Promise<{ wait(): Promise<unknown> }>)(...args);
   await tx.wait();
+}
+
+/**
+ * Deploys one chain's claims and settlement contracts: a DepositToken per currency, the SettlementGateway (tokens
+ * set, FX provider trusted, liquidity minted), the ClaimSubmitter and the ClaimSettlement (payer: the insurer
+ * account, claims reserve minted). Routes and trusted senders are wired later, with the other chains' addresses.
+ */
+async function deploySettlement(
+  signer: NonceManager,
+  outbox: Contract,
+  inbox: Contract,
+  registry: Contract,
+  mirror: Contract,
+): Promise<DevnetSettlementContracts> {
+  const gateway = await deploy(signer, 'SettlementGateway', [
+    await outbox.getAddress(),
+    await inbox.getAddress(),
+  ]);
+  const gatewayAddress = (await gateway.getAddress()) as Hex;
+  const claimSubmitter = await deploy(signer, 'ClaimSubmitter', [
+    await outbox.getAddress(),
+    await registry.getAddress(),
+  ]);
+  const claimSettlement = await deploy(signer, 'ClaimSettlement', [
+    await inbox.getAddress(),
+    await mirror.getAddress(),
+    DEVNET_RECIPIENT,
+    gatewayAddress,
+  ]);
+  const claimSettlementAddress = (await claimSettlement.getAddress()) as Hex;
+  const depositTokens = {} as Record<DevnetCurrency, Hex>;
+  for (const [code, numeric] of Object.entries(DEVNET_CURRENCIES) as [DevnetCurrency, number][]) {
+    const token = await deploy(signer, 'DepositToken', [`Devnet ${code} deposit`, `d${code}`, numeric]);
+    depositTokens[code] = (await token.getAddress()) as Hex;
+    await send(gateway, 'setToken', [numeric, depositTokens[code]]);
+    await send(token, 'mint', [gatewayAddress, DEVNET_FUNDING]);
+    await send(token, 'mint', [claimSettlementAddress, DEVNET_FUNDING]);
+  }
+  await send(gateway, 'setFxProvider', [new Wallet(devKey(DEV_ACCOUNT.fxProvider)).address, true]);
+  await send(claimSettlement, 'setPayer', [new Wallet(devKey(DEV_ACCOUNT.insurer)).address, true]);
+  return {
+    settlementGateway: gatewayAddress,
+    claimSubmitter: (await claimSubmitter.getAddress()) as Hex,
+    claimSettlement: claimSettlementAddress,
+    depositTokens,
+  };
 }
 
 export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
@@ -373,6 +458,7 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
     }
     const recordsDests = new Set(plan.channels.filter((c) => c.app === 'records').map((c) => c.dest));
     const referralDests = new Set(plan.channels.filter((c) => c.app === 'referrals').map((c) => c.dest));
+    const withSettlement = plan.channels.some((c) => c.app === 'claims' || c.app === 'settlement');
     const hospital = new Wallet(devKey(DEV_ACCOUNT.hospital)).address;
     const relayerAccount = new Wallet(devKey(DEV_ACCOUNT.relayer)).address;
 
@@ -410,6 +496,9 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
           await mirror.getAddress(),
           await auditLog.getAddress(),
         ]);
+        const settlement = withSettlement
+          ? await deploySettlement(signer, outbox, inbox, registry, mirror)
+          : undefined;
         const disclosure = recordsDests.has(spec.name)
           ? await deploy(signer, 'DisclosureVerifier', [await store.getAddress()])
           : undefined;
@@ -439,6 +528,7 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
           codeMapRegistry: (await codeMaps.getAddress()) as Hex,
           auditLog: (await auditLog.getAddress()) as Hex,
           referralGateway: (await gateway.getAddress()) as Hex,
+          ...(settlement ? { settlement } : {}),
         };
         return { spec, contracts };
       }),
@@ -493,6 +583,35 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
           const dst = dep.get(ch.dest)!;
           await send(gateway, 'setRoute', [dst.spec.chainId, ch.id, dst.contracts.referralGateway]);
         }
+        const st = d.contracts.settlement;
+        if (st) {
+          const settlementGateway = at('SettlementGateway', st.settlementGateway);
+          const claimSettlement = at('ClaimSettlement', st.claimSettlement);
+          const claimSubmitter = at('ClaimSubmitter', st.claimSubmitter);
+          for (const remoteName of remotes.get(d.spec.name) ?? []) {
+            const r = dep.get(remoteName)!.contracts.settlement!;
+            const remoteId = dep.get(remoteName)!.spec.chainId;
+            await send(settlementGateway, 'setTrustedSender', [remoteId, r.settlementGateway]);
+            await send(claimSettlement, 'setTrustedSender', [remoteId, r.claimSubmitter]);
+          }
+          for (const ch of channels.filter((c) => c.source === d.spec.name && c.app === 'settlement')) {
+            const dst = dep.get(ch.dest)!;
+            await send(settlementGateway, 'setRoute', [
+              dst.spec.chainId,
+              ch.id,
+              dst.contracts.settlement!.settlementGateway,
+              new Wallet(devKey(DEV_ACCOUNT.bank)).address,
+            ]);
+          }
+          for (const ch of channels.filter((c) => c.source === d.spec.name && c.app === 'claims')) {
+            const dst = dep.get(ch.dest)!;
+            await send(claimSubmitter, 'setRoute', [
+              dst.spec.chainId,
+              ch.id,
+              dst.contracts.settlement!.claimSettlement,
+            ]);
+          }
+        }
         provider.destroy();
       }),
     );
@@ -514,7 +633,7 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
       const apps = new Set(channels.filter((c) => c.consentChannel === lane.name).map((c) => c.app));
       const src = chainOf(lane.source);
       const grants: BootstrapGrant[] = [];
-      if (apps.has('records') && !grantedRecords.has(lane.source)) {
+      if ((apps.has('records') || apps.has('claims')) && !grantedRecords.has(lane.source)) {
         grantedRecords.add(lane.source);
         grants.push({ consentId: devnetConsentId(src.spec.chainId), recipient: DEVNET_RECIPIENT });
       }

@@ -34,7 +34,33 @@ function contractsOf(devnet: Devnet, c: DevnetChain) {
     codeMapRegistry: c.contracts.codeMapRegistry,
     auditLog: c.contracts.auditLog,
     referralGateway: c.contracts.referralGateway,
+    ...(c.contracts.settlement
+      ? {
+          settlementGateway: c.contracts.settlement.settlementGateway,
+          claimSubmitter: c.contracts.settlement.claimSubmitter,
+          claimSettlement: c.contracts.settlement.claimSettlement,
+          depositTokens: { ...c.contracts.settlement.depositTokens },
+        }
+      : {}),
   };
+}
+
+/**
+ * ISO 20022 identity of a devnet chain's settlement agent (pacs.008/002/004 export): made-up BICs of a devnet
+ * bank per role (`MDRL` + country + location), only on chains with a SettlementGateway.
+ */
+export function devnetSettlementAgent(
+  c: DevnetChain,
+): { agent: { bic: string }; partyName: string } | undefined {
+  if (!c.contracts.settlement) return undefined;
+  if (c.spec.role === 'insurer')
+    return { agent: { bic: 'MDRLCNSHXXX' }, partyName: `Devnet insurer (${c.spec.name})` };
+  if (c.spec.role === 'crossborder')
+    return {
+      agent: { bic: 'MDRLHKHHXXX' },
+      partyName: `Devnet cross-border clinic account (${c.spec.name})`,
+    };
+  return { agent: { bic: 'MDRLHKHH001' }, partyName: `Devnet hospital (${c.spec.name})` };
 }
 
 /**
@@ -59,6 +85,7 @@ export function devnetProfile(devnet: Devnet, opts: DevnetProfileOptions): Medre
       startHeight: c.startHeight,
       finality: { type: 'qbft' as const, validators: c.validators },
       contracts: contractsOf(devnet, c),
+      ...(devnetSettlementAgent(c) ? { settlement: devnetSettlementAgent(c) } : {}),
       signer: { type: 'env' as const, variable: opts.signerEnv ?? 'MEDRELAY_RELAYER_KEY' },
       gas: { bumpAfterSec: 20 },
     })),
@@ -78,6 +105,7 @@ interface TemplateChain {
   startHeight?: number;
   finality: { type: 'qbft'; validators: string[] };
   contracts: Record<string, unknown> & { lightClients?: Record<string, string> };
+  settlement?: unknown;
 }
 
 interface TemplateChannel {
@@ -127,6 +155,9 @@ export function devnetSpecsFromTemplate(doc: unknown): {
       source: c.source,
       dest: c.destination,
       ...(c.lane ? { lane: c.lane } : {}),
+      // The config has no `app` field: claims and settlement channels are recognised by their name.
+      ...(c.name.startsWith('claims') ? { app: 'claims' as const } : {}),
+      ...(c.name.startsWith('settlement') ? { app: 'settlement' as const } : {}),
     })),
   };
 }
@@ -149,6 +180,8 @@ export function fillDevnetTemplate(
     c.startHeight = d.startHeight;
     c.finality = { type: 'qbft', validators: d.validators };
     c.contracts = contractsOf(devnet, d);
+    const agent = devnetSettlementAgent(d);
+    if (agent && c.settlement === undefined) c.settlement = agent;
   }
   const listed = new Set(t.channels.map((c) => c.name));
   for (const ch of devnet.allChannels) {
