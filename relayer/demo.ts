@@ -28,6 +28,7 @@ import { devnetSpecsFromTemplate, fillDevnetTemplate } from '../adapters/evm/dev
 import { parseConfig, readConfigDocument } from '../config/load.js';
 import { MedrelayError } from '../proofs/errors.js';
 import { runRecordsDemo } from './demo-records.js';
+import { runSettlementDemo } from './demo-settlement.js';
 import { assertRedisReachable, connectRedis, deleteKeysByPrefix } from './redis.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -329,6 +330,15 @@ async function main(): Promise<void> {
     } finally {
       redis.disconnect();
     }
+    say('');
+    say('claims and cross-border settlement (Hong Kong clinic, mainland patient)');
+    await runSettlementDemo({
+      devnet,
+      apiBase: base,
+      say,
+      pauseRelayer: () => child.kill('SIGSTOP'),
+      resumeRelayer: () => child.kill('SIGCONT'),
+    });
     say(`  done in ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
     if (values.keep) {
       say('');
