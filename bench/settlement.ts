@@ -284,7 +284,11 @@ export async function run(opts: SettlementBenchOptions = {}): Promise<Settlement
         const headX = await px.getBlockNumber();
         const headI = await pi.getBlockNumber();
         if (headX >= scanX) {
-          for (const e of (await xgw.queryFilter(xgw.filters.SettlementPaid!(), scanX, headX)) as EventLog[]) {
+          for (const e of (await xgw.queryFilter(
+            xgw.filters.SettlementPaid!(),
+            scanX,
+            headX,
+          )) as EventLog[]) {
             const id = uetrOf.get(String(e.args.uetr).toLowerCase());
             if (id && !payoutAt.has(id)) payoutAt.set(id, Date.now());
           }

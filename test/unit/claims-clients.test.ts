@@ -6,6 +6,7 @@
  */
 import { AbiCoder, keccak256, toUtf8Bytes, Wallet } from 'ethers';
 import { describe, expect, it } from 'vitest';
+import { contractInterface } from '../../adapters/evm/clients/chain.js';
 import {
   ClaimsDeskClient,
   ClinicClient,
@@ -17,7 +18,6 @@ import {
   serviceCode,
   uetrBytes,
 } from '../../adapters/evm/clients/claims.js';
-import { contractInterface } from '../../adapters/evm/clients/chain.js';
 import { buildDisclosureTree } from '../../proofs/records/disclosure.js';
 import { pairHash, verifyQuote } from '../../proofs/settlement/fx.js';
 import { money } from '../../proofs/settlement/money.js';
@@ -84,13 +84,34 @@ describe('ClinicClient.submitClaim refuses bad input before sending', () => {
   });
 
   it.each([
-    ['negative amount', { items: [{ code: 'X', amount: { currency: 'CNY', minor: -1n } }] }, 'MR_ERR_MONEY_NEGATIVE'],
-    ['fractional minor units', { items: [{ code: 'X', amount: { currency: 'CNY', minor: 1.5 } }] }, 'MR_ERR_MONEY_AMOUNT'],
-    ['float amount', { items: [{ code: 'X', amount: { currency: 'CNY', minor: 100 } }] }, 'MR_ERR_MONEY_AMOUNT'],
-    ['unsupported currency', { items: [{ code: 'X', amount: { currency: 'USD', minor: 1n } }] }, 'MR_ERR_MONEY_CURRENCY'],
+    [
+      'negative amount',
+      { items: [{ code: 'X', amount: { currency: 'CNY', minor: -1n } }] },
+      'MR_ERR_MONEY_NEGATIVE',
+    ],
+    [
+      'fractional minor units',
+      { items: [{ code: 'X', amount: { currency: 'CNY', minor: 1.5 } }] },
+      'MR_ERR_MONEY_AMOUNT',
+    ],
+    [
+      'float amount',
+      { items: [{ code: 'X', amount: { currency: 'CNY', minor: 100 } }] },
+      'MR_ERR_MONEY_AMOUNT',
+    ],
+    [
+      'unsupported currency',
+      { items: [{ code: 'X', amount: { currency: 'USD', minor: 1n } }] },
+      'MR_ERR_MONEY_CURRENCY',
+    ],
     [
       'mixed currencies',
-      { items: [{ code: 'A', amount: money('CNY', 1n) }, { code: 'B', amount: money('HKD', 1n) }] },
+      {
+        items: [
+          { code: 'A', amount: money('CNY', 1n) },
+          { code: 'B', amount: money('HKD', 1n) },
+        ],
+      },
       'MR_ERR_CLIENT_INPUT',
     ],
     ['no items', { items: [] }, 'MR_ERR_CLIENT_INPUT'],
@@ -99,8 +120,16 @@ describe('ClinicClient.submitClaim refuses bad input before sending', () => {
       { items: Array.from({ length: 65 }, () => ({ code: 'X', amount: money('CNY', 1n) })) },
       'MR_ERR_CLIENT_INPUT',
     ],
-    ['service code too long', { items: [{ code: 'X'.repeat(33), amount: money('CNY', 1n) }] }, 'MR_ERR_CLIENT_INPUT'],
-    ['unsupported payout currency', { payout: { chainId: 1, payee: `0x${'44'.repeat(20)}`, currency: 'EUR' } }, 'MR_ERR_MONEY_CURRENCY'],
+    [
+      'service code too long',
+      { items: [{ code: 'X'.repeat(33), amount: money('CNY', 1n) }] },
+      'MR_ERR_CLIENT_INPUT',
+    ],
+    [
+      'unsupported payout currency',
+      { payout: { chainId: 1, payee: `0x${'44'.repeat(20)}`, currency: 'EUR' } },
+      'MR_ERR_MONEY_CURRENCY',
+    ],
     ['bad payee', { payout: { chainId: 1, payee: '0x1234', currency: 'HKD' } }, 'MR_ERR_CLIENT_INPUT'],
     ['bad patient', { patient: 'Patient/1' }, 'MR_ERR_CLIENT_INPUT'],
     ['bad claim id', { claimId: '0x12' }, 'MR_ERR_CLIENT_INPUT'],
@@ -112,7 +141,9 @@ describe('ClinicClient.submitClaim refuses bad input before sending', () => {
 
   it('a coding path that is not a Condition coding, or not in the record', async () => {
     expect(await submit({}, 'Bundle.entry[0].resource.Patient.id')).toBe('MR_ERR_CLIENT_INPUT');
-    expect(await submit({}, 'Bundle.entry[7].resource.Condition.code.coding[0]')).toBe('MR_ERR_DISCLOSURE_PATH');
+    expect(await submit({}, 'Bundle.entry[7].resource.Condition.code.coding[0]')).toBe(
+      'MR_ERR_DISCLOSURE_PATH',
+    );
   });
 });
 
@@ -126,7 +157,13 @@ describe('claim encoding', () => {
     expect(t.items.map((i) => i.amount)).toEqual([350_000n, 88_050n]);
     expect(t.items[0]!.code).toBe(serviceCode('CONSULT'));
     // The ClaimSubmitter ABI takes the tuple as is.
-    const data = contractInterface('ClaimSubmitter').encodeFunctionData('submitClaim', [31003, t, [], [], []]);
+    const data = contractInterface('ClaimSubmitter').encodeFunctionData('submitClaim', [
+      31003,
+      t,
+      [],
+      [],
+      [],
+    ]);
     const [, decoded] = contractInterface('ClaimSubmitter').decodeFunctionData('submitClaim', data);
     expect(decoded.claimId).toBe(t.claimId);
     expect(decoded.items[1].amount).toBe(88_050n);
@@ -147,7 +184,10 @@ describe('FxQuoteDesk and ClaimsDeskClient', () => {
     const a = desk.quote('1.0873', 2_000_000_000);
     const b = desk.quote('1.0873', 2_000_000_000);
     expect(a.quote.quoteId).not.toBe(b.quote.quoteId);
-    const ok = verifyQuote(a.quote, a.signature, 31004, { trustedProviders: [desk.provider], now: 1_900_000_000 });
+    const ok = verifyQuote(a.quote, a.signature, 31004, {
+      trustedProviders: [desk.provider],
+      now: 1_900_000_000,
+    });
     expect(ok.signer).toBe(desk.provider);
     expect(() =>
       verifyQuote(a.quote, a.signature, 31003, { trustedProviders: [desk.provider], now: 1_900_000_000 }),
@@ -158,12 +198,18 @@ describe('FxQuoteDesk and ClaimsDeskClient', () => {
   });
 
   it('refuses a bad key, a bad chain id and malformed rates', () => {
-    expect(() => new FxQuoteDesk('0x1234', 1)).toThrow(expect.objectContaining({ code: 'MR_ERR_CLIENT_INPUT' }));
-    expect(() => new FxQuoteDesk(ZERO32, 1)).toThrow(expect.objectContaining({ code: 'MR_ERR_CLIENT_INPUT' }));
+    expect(() => new FxQuoteDesk('0x1234', 1)).toThrow(
+      expect.objectContaining({ code: 'MR_ERR_CLIENT_INPUT' }),
+    );
+    expect(() => new FxQuoteDesk(ZERO32, 1)).toThrow(
+      expect.objectContaining({ code: 'MR_ERR_CLIENT_INPUT' }),
+    );
     expect(() => new FxQuoteDesk(KEY, -1)).toThrow(expect.objectContaining({ code: 'MR_ERR_CLIENT_INPUT' }));
     const desk = new FxQuoteDesk(KEY, 1);
     for (const rate of ['1.', '.5', '-1', '0', '1e3', '1.123456789', 'abc'])
-      expect(() => desk.quote(rate, 2_000_000_000), rate).toThrow(expect.objectContaining({ code: 'MR_ERR_FX_RATE' }));
+      expect(() => desk.quote(rate, 2_000_000_000), rate).toThrow(
+        expect.objectContaining({ code: 'MR_ERR_FX_RATE' }),
+      );
   });
 
   it('settleClaim refuses a malformed claim id, UETR or timeout before sending', async () => {
@@ -174,12 +220,14 @@ describe('FxQuoteDesk and ClaimsDeskClient', () => {
       contracts: { claimSettlement: `0x${'66'.repeat(20)}` },
     });
     expect(await codeOf(desk.settleClaim('0x12'))).toBe('MR_ERR_CLIENT_INPUT');
-    expect(await codeOf(desk.settleClaim(`0x${'77'.repeat(32)}`, { uetr: 'nope' }))).toBe('MR_ERR_CLIENT_INPUT');
+    expect(await codeOf(desk.settleClaim(`0x${'77'.repeat(32)}`, { uetr: 'nope' }))).toBe(
+      'MR_ERR_CLIENT_INPUT',
+    );
     expect(await codeOf(desk.settleClaim(`0x${'77'.repeat(32)}`, { timeoutTimestamp: -5 }))).toBe(
       'MR_ERR_CLIENT_INPUT',
     );
-    expect(() => new ClaimsDeskClient({ rpcUrl: DEAD_RPC, chainId: 1, contracts: { claimSettlement: 'x' } })).toThrow(
-      expect.objectContaining({ code: 'MR_ERR_CLIENT_INPUT' }),
-    );
+    expect(
+      () => new ClaimsDeskClient({ rpcUrl: DEAD_RPC, chainId: 1, contracts: { claimSettlement: 'x' } }),
+    ).toThrow(expect.objectContaining({ code: 'MR_ERR_CLIENT_INPUT' }));
   });
 });
