@@ -16,7 +16,7 @@ import {
   reconcile,
 } from '../../proofs/settlement/reconcile.js';
 import { type AmountJson, amountJson } from './json.js';
-import type { SettlementReader } from './reader.js';
+import type { BlockTag, SettlementReader } from './reader.js';
 
 const CURRENCY_LIST = Object.keys(CURRENCIES) as Currency[];
 type DestLedger = Awaited<ReturnType<SettlementReader['destLedger']>>;
@@ -32,9 +32,18 @@ type DestLedger = Awaited<ReturnType<SettlementReader['destLedger']>>;
  */
 export async function readReconciliation(reader: SettlementReader): Promise<ReconcileReport> {
   const { chains, channels } = reader.topology;
+  // One block behind the head: a node may answer a call at the head's number from its live state while it builds
+  // the next block (anvil does), and then two reads "at one block" can disagree; a block below the head is immutable.
   const pin = async () =>
-    new Map(await Promise.all(chains.map(async (c) => [c.name, await reader.blockNumber(c)] as const)));
-  const destinations = async (at: Map<string, bigint>): Promise<Map<string, DestLedger>> =>
+    new Map(
+      await Promise.all(
+        chains.map(async (c) => {
+          const head = await reader.blockNumber(c);
+          return [c.name, head > 0n ? head - 1n : head] as const;
+        }),
+      ),
+    );
+  const destinations = async (at: Map<string, BlockTag>): Promise<Map<string, DestLedger>> =>
     new Map<string, DestLedger>(
       (
         await Promise.all(
@@ -86,7 +95,9 @@ export async function readReconciliation(reader: SettlementReader): Promise<Reco
       );
     }),
   );
-  const after = await destinations(await pin());
+  // The later read at the head itself: one value per row, only ever compared with its own source row, and a live
+  // state is only newer, which is what this bound needs.
+  const after = await destinations(new Map(chains.map((c) => [c.name, 'latest' as const])));
 
   const rows: ReconcileChannel[] = [];
   for (const ch of channels) {
