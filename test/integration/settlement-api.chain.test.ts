@@ -37,7 +37,7 @@ import { assertRedisReachable, connectRedis, deleteKeysByPrefix, type Redis } fr
 import { settlementCommand } from '../../relayer/settlement/cli.js';
 import { settlementQueries, settlementTopology } from '../../relayer/settlement/index.js';
 import { PacketStore } from '../../relayer/store.js';
-import { startChain, stopChain, type TestChain } from '../helpers/chain.js';
+import { mine, startChain, stopChain, type TestChain } from '../helpers/chain.js';
 import type { Bound } from '../helpers/deploy.js';
 
 const A_ID = 74101;
@@ -283,6 +283,9 @@ const amount = (currency: string, minor: bigint) => ({
 
 describe('GET /settlement/reconciliation', () => {
   it('default: every invariant holds; rows per currency with amounts in minor and major units', async () => {
+    // The report reads each source one block below its head (settled state); these chains automine, so one
+    // empty block puts the last transaction below the head.
+    await Promise.all([mine(A), mine(B)]);
     const res = await get('/settlement/reconciliation');
     expect(res.statusCode).toBe(200);
     const body = res.json();
