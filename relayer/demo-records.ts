@@ -48,7 +48,8 @@ export interface RecordsDemoContext {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(
+/** Polls `fn` (errors count as "not yet") until it returns a value; the demos' wait. */
+export async function until<T>(
   what: string,
   fn: () => Promise<T | false | undefined>,
   timeoutMs = 120_000,

@@ -24,6 +24,7 @@ import {
 } from '../adapters/evm/devnet/network.js';
 import { MedrelayError } from '../proofs/errors.js';
 import { formatAmount, money } from '../proofs/settlement/money.js';
+import { until } from './demo-records.js';
 
 export interface SettlementDemoContext {
   devnet: Devnet;
@@ -34,7 +35,6 @@ export interface SettlementDemoContext {
   resumeRelayer: () => void;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A UETR (bytes16 hex) as the UUID text banks read. */
 const uuid = (h: string) => {
   const x = h.slice(2);
@@ -42,21 +42,6 @@ const uuid = (h: string) => {
 };
 /** The demo's CNY/HKD rate: 1 CNY = 1.0873 HKD. */
 const RATE = '1.0873';
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | false | undefined>,
-  timeoutMs = 120_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== false && v !== undefined) return v;
-    if (Date.now() > deadline)
-      throw new MedrelayError('MR_ERR_DEMO_MISMATCH', `timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
 async function getJson<T>(url: string): Promise<T> {
   const res = await fetch(url);
@@ -221,7 +206,7 @@ export async function runSettlementDemo(ctx: SettlementDemoContext): Promise<voi
     );
 
     type Amount = { minor: string; value: string };
-    const rec = await getJson<{
+    type Report = {
       ok: boolean;
       rows: {
         name?: string;
@@ -232,7 +217,12 @@ export async function runSettlementDemo(ctx: SettlementDemoContext): Promise<voi
         refunded: Amount;
         inFlight: Amount;
       }[];
-    }>(`${ctx.apiBase}/settlement/reconciliation`);
+    };
+    // The report reads settled blocks (one below each head): wait for the last acknowledgement to settle.
+    const rec = await until('the reconciliation to settle', async () => {
+      const r = await getJson<Report>(`${ctx.apiBase}/settlement/reconciliation`);
+      return r.rows.every((x) => x.inFlight.minor === '0') ? r : undefined;
+    });
     for (const r of rec.rows.filter((x) => BigInt(x.locked.minor) > 0n))
       say(
         `  reconciliation ${r.name ?? r.channel} ${r.currency}: locked ${r.locked.value} = released ${r.released.value} + refunded ${r.refunded.value} + in flight ${r.inFlight.value} → ${rec.ok ? 'balanced' : 'VIOLATED'}`,
