@@ -82,9 +82,20 @@ export function chainInfoFromConfig(config: MedrelayConfig): ChainInfo[] {
       'codeMapRegistry',
       'auditLog',
       'referralGateway',
+      'claimSubmitter',
+      'claimSettlement',
+      'settlementGateway',
     ] as const) {
       const v = c.contracts[k];
       if (v !== undefined) contracts[k] = v;
+    }
+    const tokens = c.contracts.depositTokens;
+    if (tokens) {
+      const byCode = Object.fromEntries(Object.entries(tokens).filter(([, a]) => a !== undefined)) as Record<
+        string,
+        string
+      >;
+      if (Object.keys(byCode).length > 0) contracts.depositTokens = byCode;
     }
     return {
       name: c.name,

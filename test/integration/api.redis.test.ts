@@ -128,6 +128,12 @@ describe('API', () => {
       rpcOrigin: 'https://rpc.example.org:8443',
     });
     expect((body.chains[2]!.contracts as { lightClients: object }).lightClients).toHaveProperty('medical-a');
+    // Settlement contracts as configured (the insurer pays claims through its gateway in deposit tokens).
+    expect(body.chains[2]!.contracts).toMatchObject({
+      claimSettlement: config.chains[2]!.contracts.claimSettlement,
+      settlementGateway: config.chains[2]!.contracts.settlementGateway,
+      depositTokens: { CNY: config.chains[2]!.contracts.depositTokens!.CNY },
+    });
     expect(res.body).not.toContain('SECRETKEY');
     expect(res.body).not.toContain('pw@');
   });
