@@ -24,7 +24,7 @@ import type {
 } from '../types.js';
 import { loadArtifact } from './contracts/artifacts.js';
 import { buildReceiptProof, type ReceiptProof, type RpcReceipt } from './receipts.js';
-import { JsonRpcClient } from './rpc.js';
+import { JsonRpcClient, type RpcLog } from './rpc.js';
 import { mappingSlot, SLOT } from './storage.js';
 import { DEFAULT_FEE_POLICY, type FeePolicy, TxSender } from './tx-sender.js';
 
@@ -43,15 +43,6 @@ export interface EvmAdapterConfig {
   /** Max block span of one eth_getLogs call. */
   logSpan?: bigint;
   onRpcError?: (err: ChainError) => void;
-}
-
-interface RpcLog {
-  address: string;
-  topics: string[];
-  data: string;
-  blockNumber: string;
-  transactionHash: Hex;
-  removed?: boolean;
 }
 
 interface RpcProof {

@@ -2,7 +2,19 @@
  * JSON-RPC with retries. Transport failures and node overload are retried with exponential backoff and jitter;
  * anything the node answered deliberately (a revert, a bad parameter) is not, and surfaces as a typed ChainError.
  */
+import type { Hex } from '../../proofs/bytes.js';
 import { ChainError } from '../../proofs/errors.js';
+
+/** A log as `eth_getLogs` and receipts return it (quantities as hex strings). */
+export interface RpcLog {
+  address: string;
+  topics: string[];
+  data: string;
+  blockNumber: string;
+  transactionHash: Hex;
+  logIndex: string;
+  removed?: boolean;
+}
 
 export interface RpcOptions {
   retries?: number;

@@ -96,14 +96,8 @@ export interface Violation {
   message: string;
 }
 
-export interface ReconcileRow {
-  channel: string;
-  name?: string;
-  sourceChain: string;
-  destChain: string;
-  currency: Currency;
-  source: SourceLedger;
-  destination?: DestinationLedger;
+/** A channel's report: its ledgers as given (the later destination read) and the outcome. */
+export interface ReconcileRow extends Omit<ReconcileChannel, 'destinationBefore'> {
   /** receivedSource − released when the destination is known and ahead: paid, ack not yet back. */
   unacknowledged?: bigint;
   ok: boolean;

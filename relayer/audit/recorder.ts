@@ -30,6 +30,7 @@ import {
   decodeReferralPayload,
   deliveredPacket,
 } from '../../adapters/evm/clients/packets.js';
+import type { RpcLog } from '../../adapters/evm/rpc.js';
 import type { Hex } from '../../proofs/bytes.js';
 import { MedrelayError } from '../../proofs/errors.js';
 import { PacketKind } from '../../proofs/packet.js';
@@ -134,16 +135,6 @@ export function auditLogBatchAnchor(
     const data = iface.encodeFunctionData('recordBatch', [patient, entryHashes]) as Hex;
     await signer.sendTransaction(auditLog as Hex, data, iface, 'AuditLog.recordBatch');
   };
-}
-
-interface RpcLog {
-  address: string;
-  topics: string[];
-  data: string;
-  blockNumber: string;
-  transactionHash: Hex;
-  logIndex: string;
-  removed?: boolean;
 }
 
 type AppName =

@@ -13,8 +13,9 @@
  * the chain's `startHeight`; recent payments are found in the first span. Final payments are cached (they never
  * change again); pending ones are read afresh every time.
  */
-import { getAddress, Interface, type InterfaceAbi, type Result } from 'ethers';
-import { loadArtifact } from '../../adapters/evm/contracts/artifacts.js';
+import { getAddress, type Interface, type Result } from 'ethers';
+import { contractInterface } from '../../adapters/evm/clients/chain.js';
+import type { RpcLog } from '../../adapters/evm/rpc.js';
 import { type Hex, hexToBytes } from '../../proofs/bytes.js';
 import { MedrelayError } from '../../proofs/errors.js';
 import { decodePacket, packetId } from '../../proofs/packet.js';
@@ -96,16 +97,6 @@ export interface PaymentView {
   };
 }
 
-interface RpcLog {
-  address: string;
-  topics: string[];
-  data: string;
-  blockNumber: string;
-  transactionHash: Hex;
-  logIndex: string;
-  removed?: boolean;
-}
-
 interface RpcReceipt {
   logs: RpcLog[];
 }
@@ -124,25 +115,19 @@ const ISO_STATUS: Record<PaymentState, PaymentStatusCode> = {
   refunded: 'RJCT',
 };
 
-let ifaces: { gateway: Interface; outbox: Interface; token: Interface } | undefined;
+/** ABIs of the contracts read (cached by contractInterface); a missing build is a typed read error. */
 function interfaces(): { gateway: Interface; outbox: Interface; token: Interface } {
-  if (!ifaces) {
-    const load = (name: string): Interface => {
-      try {
-        return new Interface(loadArtifact(name).abi as InterfaceAbi);
-      } catch (err) {
-        throw new SettlementError(
-          'MR_ERR_SETTLEMENT_READ',
-          `contract ABI ${name}: ${(err as Error).message}`,
-          {
-            cause: err,
-          },
-        );
-      }
+  try {
+    return {
+      gateway: contractInterface('SettlementGateway'),
+      outbox: contractInterface('Outbox'),
+      token: contractInterface('DepositToken'),
     };
-    ifaces = { gateway: load('SettlementGateway'), outbox: load('Outbox'), token: load('DepositToken') };
+  } catch (err) {
+    throw new SettlementError('MR_ERR_SETTLEMENT_READ', `contract ABI: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
-  return ifaces;
 }
 
 const quantity = (n: bigint): string => `0x${n.toString(16)}`;

@@ -15,7 +15,7 @@ import {
 import type { Hex } from '../../../proofs/bytes.js';
 import { ChainError, MedrelayError } from '../../../proofs/errors.js';
 import { type ContractName, loadArtifact } from '../contracts/artifacts.js';
-import { JsonRpcClient } from '../rpc.js';
+import { JsonRpcClient, type RpcLog } from '../rpc.js';
 import { DEFAULT_FEE_POLICY, type FeePolicy, TxSender } from '../tx-sender.js';
 import { ClientError, clientConfig, clientInput } from './errors.js';
 
@@ -38,16 +38,6 @@ export interface WriteResult {
   gasUsed: bigint;
   /** Events of the called contract (and of `alsoDecode` contracts) in the receipt, in log order. */
   events: LogDescription[];
-}
-
-interface RpcLog {
-  address: string;
-  topics: string[];
-  data: string;
-  blockNumber: string;
-  transactionHash: Hex;
-  logIndex: string;
-  removed?: boolean;
 }
 
 const ifaces = new Map<string, Interface>();
