@@ -443,18 +443,8 @@ contract ClaimSettlement is IPacketReceiver, ISettlementPayer, Owned {
     }
 
     /// @notice Terms of policy `policyId` (currency 0 if unknown).
-    function policy(bytes32 policyId) external view returns (Policy memory p) {
-        StoredPolicy storage s = _policies[policyId];
-        p = Policy(
-            s.insured,
-            s.currency,
-            s.validFrom,
-            s.validUntil,
-            s.perClaimLimit,
-            s.deductible,
-            s.annualCap,
-            s.coPayBasisPoints
-        );
+    function policy(bytes32 policyId) external view returns (Policy memory) {
+        return _terms(_policies[policyId]);
     }
 
     /// @notice Policy year state of `policyId`.
@@ -474,12 +464,15 @@ contract ClaimSettlement is IPacketReceiver, ISettlementPayer, Owned {
 
     // ------------------------------------------------------------------ internals
 
-    function _load(StoredPolicy storage s, bytes32 policyId) private view returns (Policy memory p) {
-        uint16 currency = s.currency;
-        if (currency == 0) revert UnknownPolicy(policyId);
-        p = Policy(
+    function _load(StoredPolicy storage s, bytes32 policyId) private view returns (Policy memory) {
+        if (s.currency == 0) revert UnknownPolicy(policyId);
+        return _terms(s);
+    }
+
+    function _terms(StoredPolicy storage s) private view returns (Policy memory) {
+        return Policy(
             s.insured,
-            currency,
+            s.currency,
             s.validFrom,
             s.validUntil,
             s.perClaimLimit,

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {FxQuote} from "../SettlementTypes.sol";
+import {MedrelayEip712} from "./MedrelayEip712.sol";
 
 /// @notice The rate text is not a positive plain decimal of ≤ 12 integer and ≤ 8 fraction digits.
 error InvalidRate();
@@ -23,7 +24,6 @@ library FxQuoteLib {
     uint16 internal constant HKD = 344;
     uint16 internal constant MOP = 446;
 
-    bytes32 internal constant DOMAIN_TYPEHASH = keccak256("EIP712Domain(string name,string version,uint256 chainId)");
     bytes32 internal constant NAME_HASH = keccak256("medrelay-fx");
     bytes32 internal constant VERSION_HASH = keccak256("1");
     bytes32 internal constant FX_QUOTE_TYPEHASH =
@@ -63,7 +63,7 @@ library FxQuoteLib {
 
     /// @notice Domain separator of `{ name: "medrelay-fx", version: "1", chainId }` (no verifyingContract).
     function domainSeparator(uint256 chainId) internal pure returns (bytes32) {
-        return keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, chainId));
+        return keccak256(abi.encode(MedrelayEip712.DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, chainId));
     }
 
     /// @notice hashStruct(FxQuote); the dynamic `rate` enters as keccak256 of its bytes (fx.ts fxQuoteStructHash).
@@ -75,16 +75,8 @@ library FxQuoteLib {
 
     /// @notice keccak256(0x1901 ‖ domainSeparator(chainId) ‖ hashStruct(q)): what the provider signs
     ///         (fx.ts fxQuoteDigest(q, chainId)).
-    function digest(FxQuote memory q, uint256 chainId) internal pure returns (bytes32 d) {
-        bytes32 domain = domainSeparator(chainId);
-        bytes32 h = structHash(q);
-        assembly ("memory-safe") {
-            let m := mload(0x40)
-            mstore(m, hex"1901")
-            mstore(add(m, 2), domain)
-            mstore(add(m, 34), h)
-            d := keccak256(m, 66)
-        }
+    function digest(FxQuote memory q, uint256 chainId) internal pure returns (bytes32) {
+        return MedrelayEip712.typedDigest(domainSeparator(chainId), structHash(q));
     }
 
     // ------------------------------------------------------------------ rate

@@ -45,12 +45,12 @@ library MedrelayEip712 {
                 ANCHOR_TYPEHASH, a.recordId, a.recordHash, a.disclosureRoot, a.patient, a.institution, a.anchoredAt
             )
         );
-        return _typed(domainSeparator(chainId), structHash);
+        return typedDigest(domainSeparator(chainId), structHash);
     }
 
     /// @notice Digest of `Revoke(bytes32 consentId)` signed by the patient's key.
     function revokeDigest(bytes32 consentId, uint256 chainId) internal pure returns (bytes32) {
-        return _typed(domainSeparator(chainId), keccak256(abi.encode(REVOKE_TYPEHASH, consentId)));
+        return typedDigest(domainSeparator(chainId), keccak256(abi.encode(REVOKE_TYPEHASH, consentId)));
     }
 
     /// @notice Signer of a 65-byte r‖s‖v signature (v ∈ {27, 28}, low s), or address(0) and the reason.
@@ -70,7 +70,8 @@ library MedrelayEip712 {
         if (signer == address(0)) return (address(0), SigError.Invalid);
     }
 
-    function _typed(bytes32 domain, bytes32 structHash) private pure returns (bytes32 digest) {
+    /// @notice EIP-712 digest keccak256(0x1901 ‖ domain ‖ structHash), for any domain (record anchors, FX quotes).
+    function typedDigest(bytes32 domain, bytes32 structHash) internal pure returns (bytes32 digest) {
         assembly ("memory-safe") {
             let m := mload(0x40)
             mstore(m, hex"1901")
